@@ -1,0 +1,187 @@
+"""Value objects that cross stage boundaries: what one trial is asked to build.
+
+A search space (``nas.space``) samples a :class:`Candidate`; the data stage reads its
+:class:`FrontendConfig`, the model builders its :class:`ArchConfig`, the trainer its
+:class:`TrainConfig`, compression its prune ratio and bit-width. All are frozen and
+JSON-serialisable (``to_dict``/``from_dict``) so they can be stored beside the ``.tflite``
+and used as cache keys.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+FeatureKind = Literal["logmel", "mfcc"]
+PadMode = Literal["zeros", "wrap", "reflect"]
+Normalization = Literal["none", "global", "per_clip"]
+
+
+@dataclass(frozen=True)
+class FrontendConfig:
+    """Audio frontend: waveform -> (features, frames) matrix, computed on the device too.
+
+    Attributes:
+        kind: ``logmel`` (log mel energies) or ``mfcc``.
+        sample_rate: rate the audio is resampled to, Hz.
+        clip_seconds: every clip is cut or padded to this length.
+        win_ms / hop_ms: STFT window and hop in milliseconds.
+        n_mels: mel bands; ``n_mfcc`` cepstral coefficients when ``kind == "mfcc"``.
+        pad_mode: how clips shorter than ``clip_seconds`` are padded.
+        normalization: ``global`` (train-split mean/std per coefficient), ``per_clip`` or ``none``.
+    """
+
+    kind: FeatureKind = "logmel"
+    sample_rate: int = 16000
+    clip_seconds: float = 1.0
+    win_ms: float = 32.0
+    hop_ms: float = 20.0
+    n_mels: int = 32
+    n_mfcc: int = 13
+    pad_mode: PadMode = "zeros"
+    normalization: Normalization = "global"
+
+    @property
+    def win_length(self) -> int:
+        return int(round(self.sample_rate * self.win_ms / 1000.0))
+
+    @property
+    def hop_length(self) -> int:
+        return int(round(self.sample_rate * self.hop_ms / 1000.0))
+
+    @property
+    def n_fft(self) -> int:
+        return 1 << max(0, math.ceil(math.log2(self.win_length)))
+
+    @property
+    def n_samples(self) -> int:
+        return int(round(self.sample_rate * self.clip_seconds))
+
+    @property
+    def n_frames(self) -> int:
+        # torch.stft with center=True yields 1 + n_samples // hop frames.
+        return 1 + self.n_samples // self.hop_length
+
+    @property
+    def n_features(self) -> int:
+        return self.n_mfcc if self.kind == "mfcc" else self.n_mels
+
+    @property
+    def feature_shape(self) -> tuple[int, int]:
+        """(features, frames) of one clip: the model input without the batch axis."""
+        return (self.n_features, self.n_frames)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def key(self) -> str:
+        """Stable hash of the settings, used in feature-cache keys."""
+        return _digest(self.to_dict())
+
+    def describe(self) -> str:
+        coeffs = f"{self.n_mfcc} MFCC" if self.kind == "mfcc" else f"{self.n_mels} mel"
+        return (
+            f"{coeffs} @{self.sample_rate // 1000}kHz win {self.win_ms:g}ms hop {self.hop_ms:g}ms "
+            f"{self.clip_seconds:g}s"
+        )
+
+
+@dataclass(frozen=True)
+class ArchConfig:
+    """A model family name plus the hyper-parameters its builder takes."""
+
+    family: str
+    params: tuple[tuple[str, Any], ...] = ()
+
+    @classmethod
+    def of(cls, family: str, **params: Any) -> ArchConfig:
+        return cls(family=family, params=tuple(sorted((k, _freeze(v)) for k, v in params.items())))
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return dict(self.params).get(name, default)
+
+    def as_kwargs(self) -> dict[str, Any]:
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.params}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"family": self.family, **self.as_kwargs()}
+
+    def describe(self) -> str:
+        inner = " ".join(f"{k}={_short(v)}" for k, v in self.params)
+        return f"{self.family}({inner})"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How a candidate is trained; ``finetune_epochs`` applies after pruning."""
+
+    epochs: int = 6
+    batch_size: int = 32
+    learning_rate: float = 3e-3
+    optimizer: Literal["adam", "adamw", "sgd"] = "adamw"
+    weight_decay: float = 1e-4
+    finetune_epochs: int = 2
+    class_weighted: bool = True
+    label_smoothing: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One point of the joint search space: frontend x architecture x compression."""
+
+    frontend: FrontendConfig
+    arch: ArchConfig
+    train: TrainConfig = field(default_factory=TrainConfig)
+    prune_ratio: float = 0.0
+    prune_criterion: Literal["l1", "l2"] = "l1"
+    bits: int = 8
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "frontend": self.frontend.to_dict(),
+            "arch": self.arch.to_dict(),
+            "train": self.train.to_dict(),
+            "prune_ratio": self.prune_ratio,
+            "prune_criterion": self.prune_criterion,
+            "bits": self.bits,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Candidate:
+        arch = dict(d["arch"])
+        family = arch.pop("family")
+        return cls(
+            frontend=FrontendConfig(**d["frontend"]),
+            arch=ArchConfig.of(family, **arch),
+            train=TrainConfig(**d.get("train", {})),
+            prune_ratio=float(d.get("prune_ratio", 0.0)),
+            prune_criterion=d.get("prune_criterion", "l1"),
+            bits=int(d.get("bits", 8)),
+        )
+
+    def describe(self) -> str:
+        return self.arch.describe()
+
+
+def _freeze(v: Any) -> Any:
+    if isinstance(v, list):
+        return tuple(_freeze(x) for x in v)
+    return v
+
+
+def _short(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:g}"
+    if isinstance(v, tuple):
+        return "x".join(_short(x) for x in v)
+    return str(v)
+
+
+def _digest(obj: Any) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
