@@ -1,0 +1,47 @@
+"""Model families. Each family is one builder function
+``build_x(input_shape, n_classes, *, **hyper_params) -> nn.Module``; :data:`FAMILIES` is the one
+place a family name from YAML becomes a builder."""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any, Callable
+
+from torch import nn
+
+from nas.candidate import ArchConfig
+from nas.errors import ConfigError
+from nas.models.cnn import build_cnn, build_dscnn
+from nas.models.layers import AudioClassifier, count_params
+from nas.models.mlp import build_mlp
+
+Builder = Callable[..., nn.Module]
+
+FAMILIES: dict[str, Builder] = {
+    "cnn": build_cnn,
+    "dscnn": build_dscnn,
+    "mlp": build_mlp,
+}
+
+
+def family_params(family: str) -> dict[str, Any]:
+    """The hyper-parameters a family's builder accepts, with their defaults."""
+    try:
+        sig = inspect.signature(FAMILIES[family])
+    except KeyError as e:
+        raise ConfigError(f"unknown model family '{family}': available: {', '.join(sorted(FAMILIES))}") from e
+    return {p.name: p.default for p in sig.parameters.values() if p.kind is p.KEYWORD_ONLY}
+
+
+def build_model(arch: ArchConfig, input_shape: tuple[int, int], n_classes: int) -> AudioClassifier:
+    """Build the torch model of ``arch`` for inputs (B, *input_shape)."""
+    known = family_params(arch.family)
+    kwargs = arch.as_kwargs()
+    unknown = sorted(set(kwargs) - set(known))
+    if unknown:
+        raise ConfigError(f"family '{arch.family}' has no parameter(s) {unknown}: it takes {sorted(known)}")
+    body = FAMILIES[arch.family](tuple(input_shape), n_classes, **kwargs)
+    return AudioClassifier(body, arch.family, tuple(input_shape), n_classes)
+
+
+__all__ = ["FAMILIES", "AudioClassifier", "build_model", "count_params", "family_params"]

@@ -1,0 +1,55 @@
+"""Small building blocks shared by the model families."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "prelu": nn.PReLU, "relu6": nn.ReLU6}
+
+
+def activation(name: str) -> nn.Module:
+    """A fresh activation module (a module, not a functional call: PT2E needs it after residual adds)."""
+    try:
+        return ACTIVATIONS[name]()
+    except KeyError as e:
+        raise ValueError(f"unknown activation '{name}': choose from {sorted(ACTIVATIONS)}") from e
+
+
+def count_params(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+class GlobalAvgPool2d(nn.Module):
+    """(B, C, H, W) -> (B, C). Lowered to TFLite MEAN."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.mean(dim=(2, 3))
+
+
+class TimePool(nn.Module):
+    """(B, C, F, T) -> (B, C * F): average over frames only, keeping where in frequency a pattern is
+    (a siren and an engine differ mostly in pitch). Lowered to MEAN + RESHAPE."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.mean(dim=3).flatten(1)
+
+
+class AudioClassifier(nn.Module):
+    """Wraps a family's body: every model takes (B, features, frames) and returns logits (B, classes).
+
+    One input layout for all families keeps evaluation and export family-agnostic.
+    """
+
+    def __init__(self, body: nn.Module, family: str, input_shape: tuple[int, int], n_classes: int):
+        super().__init__()
+        self.body = body
+        self.family = family
+        self.input_shape = input_shape
+        self.n_classes = n_classes
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x)
+
+    def example_input(self, batch: int = 1) -> torch.Tensor:
+        return torch.zeros(batch, *self.input_shape)
