@@ -1,0 +1,231 @@
+"""Study commands: ``demo``, ``study create|run|show|export|stop``, ``worker``, ``spaces``."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+
+import yaml
+
+from nas import service
+from nas.db import make_engine, make_sessionmaker
+from nas.errors import ConfigError
+from nas.study_config import StudyConfig
+
+DEFAULT_DB = "sqlite:///runs/nas.db"
+
+
+def _sessions(url: str):
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    return make_sessionmaker(make_engine(url))
+
+
+def _fmt(v: float | None, spec: str) -> str:
+    return "-" if v is None else format(v, spec)
+
+
+def print_front(points: list[service.FrontPoint], artifacts: Path | None, study: str) -> None:
+    header = (f"{'trial':>5}  {'architecture':<44} {'bits':>4} {'prune':>5} {'acc':>6} {'test':>6} "
+              f"{'lat ms':>8} {'RAM KB':>8} {'flash KB':>8}  tflite")
+    print(header)
+    print("-" * len(header))
+    for p in points:
+        path = artifacts / study / f"trial-{p.number:04d}" / "model.tflite" if artifacts else ""
+        print(f"{p.number:>5}  {p.arch[:44]:<44} {p.bits:>4} {p.prune_ratio:>5.2f} {_fmt(p.accuracy, '.3f'):>6} "
+              f"{_fmt(p.test_accuracy, '.3f'):>6} {p.latency_ms:>8.2f} {p.ram_kb:>8.1f} {p.flash_kb:>8.1f}  {path}")
+    if points:
+        p = points[0]
+        print(f"(accuracy: of the exported .tflite in LiteRT, validation split; test: held-out split. "
+              f"latency {p.latency_source}, RAM {p.ram_source} on {p.device})")
+
+
+def _config_from_args(args: argparse.Namespace) -> StudyConfig:
+    data: dict = {}
+    if getattr(args, "config", None):
+        try:
+            data = yaml.safe_load(Path(args.config).read_text()) or {}
+        except (OSError, yaml.YAMLError) as e:
+            raise ConfigError(f"{args.config}: cannot read study config: {e}") from e
+        if not isinstance(data, dict):
+            raise ConfigError(f"{args.config}: a study config must be a mapping")
+    for key in ("name", "dataset", "space", "sampler", "seed", "max_latency_ms", "min_accuracy"):
+        if getattr(args, key, None) is not None:
+            data[key] = getattr(args, key)
+    if getattr(args, "trials", None) is not None:
+        data["n_trials"] = args.trials
+    if getattr(args, "device", None):
+        data["devices"] = args.device
+    if getattr(args, "objective", None):
+        data["objectives"] = args.objective
+    if getattr(args, "no_precheck", False):
+        data["precheck"] = False
+    if getattr(args, "early_stopping", False):
+        data["early_stopping"] = True
+    return StudyConfig.parse(data)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from nas.workers import run_local_workers
+
+    name = args.name or "demo-" + dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    cfg = StudyConfig.parse({"name": name, "n_trials": args.trials, "dataset": args.dataset, "space": args.space,
+                             "devices": args.device or ["nucleo-l4r5zi"]})
+    sessions = _sessions(args.db)
+    with sessions() as s:
+        info = service.create_study(s, args.db, cfg)
+    print(f"study {info.name}: {cfg.n_trials} trials of space '{cfg.space}' on {cfg.dataset}, "
+          f"{args.workers} workers, device {cfg.devices[0]}, database {args.db}", flush=True)
+    run_local_workers(args.db, name, args.workers, artifacts=Path(args.artifacts))
+    with sessions() as s:
+        info = service.study_info(s, name)
+        points = service.pareto(s, name)
+    print(f"\nPareto front of {name} ({info.finished} trials, {info.feasible} feasible, {info.failed} failed; "
+          f"hypervolume {_fmt(info.hypervolume, '.4f')}):")
+    print_front(points, Path(args.artifacts), name)
+    return 0
+
+
+def cmd_create(args: argparse.Namespace) -> int:
+    cfg = _config_from_args(args)
+    with _sessions(args.db)() as s:
+        info = service.create_study(s, args.db, cfg)
+    print(f"created study {info.name} ({info.budget} trials); run it with: nas study run {info.name} --db {args.db}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from nas.workers import run_local_workers
+
+    with _sessions(args.db)() as s:
+        service.resume_study(s, args.name)
+    run_local_workers(args.db, args.name, args.workers, artifacts=Path(args.artifacts))
+    return cmd_show(args)
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    with _sessions(args.db)() as s:
+        info = service.study_info(s, args.name)
+        points = service.pareto(s, args.name, device=getattr(args, "device_name", None))
+    if getattr(args, "json", False):
+        print(json.dumps({"study": info.to_dict(), "pareto": [p.to_dict() for p in points]}, indent=2))
+        return 0
+    print(f"study {info.name}: {info.status}, {info.finished}/{info.budget} trials "
+          f"({info.feasible} feasible, {info.failed} failed), hypervolume {_fmt(info.hypervolume, '.4f')}")
+    print_front(points, Path(args.artifacts), info.name)
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    with _sessions(args.db)() as s:
+        data = service.export_model(s, args.name, args.trial)
+    Path(args.output).write_bytes(data)
+    print(f"wrote {args.output} ({len(data)} bytes)")
+    return 0
+
+
+def cmd_stop(args: argparse.Namespace) -> int:
+    with _sessions(args.db)() as s:
+        info = service.stop_study(s, args.name)
+    print(f"study {info.name}: {info.status}")
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    with _sessions(args.db)() as s:
+        for info in service.list_studies(s):
+            print(f"{info.name:<32} {info.status:<9} {info.finished:>5}/{info.budget:<5} "
+                  f"best acc {_fmt(info.best['accuracy'], '.3f')}")
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from nas.workers import Worker, set_torch_threads
+
+    set_torch_threads(args.threads_split)
+    n = Worker(args.db, study_name=args.study, artifacts=Path(args.artifacts)).run()
+    print(f"worker done: {n} trial(s)")
+    return 0
+
+
+def cmd_spaces(args: argparse.Namespace) -> int:
+    from nas.space import list_spaces, load_space
+
+    if args.action == "show":
+        if not args.space_name:
+            print("usage: nas spaces show NAME", file=sys.stderr)
+            return 2
+        print("\n".join(load_space(args.space_name).lines()))
+        return 0
+    for sp in list_spaces():
+        size = sp.size()
+        print(f"{sp.name:<20} {', '.join(sp.families):<40} "
+              f"{'continuous' if size == float('inf') else f'{size:,.0f}'}  {sp.description}")
+    return 0
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--db", default=DEFAULT_DB, help=f"database URL (default {DEFAULT_DB})")
+    p.add_argument("--artifacts", default="runs", help="folder for .tflite files and logs (default runs)")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("demo", help="run a small study on the built-in synthetic data and print its front")
+    _common(p)
+    p.add_argument("--trials", type=int, default=12)
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--dataset", default="synthetic")
+    p.add_argument("--space", default="demo")
+    p.add_argument("--device", action="append", help="hardware profile (repeatable; first is the target)")
+    p.add_argument("--name", help="study name (default demo-TIMESTAMP)")
+    p.set_defaults(func=cmd_demo)
+
+    study = sub.add_parser("study", help="create, run, show, export and stop studies")
+    ssub = study.add_subparsers(dest="study_command", metavar="ACTION", required=True)
+    c = ssub.add_parser("create", help="register a study (workers pick it up)")
+    _common(c)
+    c.add_argument("name", nargs="?")
+    c.add_argument("--config", help="study config YAML (fields of StudyConfig); options override it")
+    c.add_argument("--dataset"), c.add_argument("--space"), c.add_argument("--sampler")
+    c.add_argument("--trials", type=int), c.add_argument("--seed", type=int)
+    c.add_argument("--device", action="append"), c.add_argument("--objective", action="append")
+    c.add_argument("--max-latency-ms", dest="max_latency_ms", type=float)
+    c.add_argument("--min-accuracy", dest="min_accuracy", type=float)
+    c.add_argument("--no-precheck", action="store_true")
+    c.add_argument("--early-stopping", action="store_true")
+    c.set_defaults(func=cmd_create)
+    r = ssub.add_parser("run", help="run a study with local worker processes")
+    _common(r)
+    r.add_argument("name"), r.add_argument("--workers", type=int, default=1)
+    r.set_defaults(func=cmd_run)
+    s = ssub.add_parser("show", help="status and Pareto front")
+    _common(s)
+    s.add_argument("name"), s.add_argument("--json", action="store_true")
+    s.add_argument("--device", dest="device_name")
+    s.set_defaults(func=cmd_show)
+    e = ssub.add_parser("export", help="write a trial's .tflite file")
+    _common(e)
+    e.add_argument("name"), e.add_argument("--trial", type=int, required=True)
+    e.add_argument("-o", "--output", required=True)
+    e.set_defaults(func=cmd_export)
+    st = ssub.add_parser("stop", help="stop handing out trials of a study")
+    _common(st)
+    st.add_argument("name")
+    st.set_defaults(func=cmd_stop)
+    ls = ssub.add_parser("list", help="all studies")
+    _common(ls)
+    ls.set_defaults(func=cmd_list)
+
+    w = sub.add_parser("worker", help="pull trials from running studies until their budgets are spent")
+    _common(w)
+    w.add_argument("--study", help="only this study")
+    w.add_argument("--threads-split", type=int, default=1, help="workers sharing this machine's cores")
+    w.set_defaults(func=cmd_worker)
+
+    sp = sub.add_parser("spaces", help="list the shipped search spaces, or show one")
+    sp.add_argument("action", nargs="?", choices=["list", "show"], default="list")
+    sp.add_argument("space_name", nargs="?")
+    sp.set_defaults(func=cmd_spaces)

@@ -1,0 +1,153 @@
+"""The service's own SQL tables (beside Optuna's, in the same database).
+
+studies        config, status, trial budget and the slots claimed from it
+trials         one row per finished trial: candidate, figures on the primary device, status, reason
+measurements   per-device figures of a trial (CostReport as JSON plus the headline numbers)
+artifacts      the ``.tflite`` file and logs of a trial (kilobytes: every worker can write them here)
+pareto_points  the current Pareto front of a study per device
+front_history  hypervolume of the front after each finished trial
+
+``make_engine(url)`` is the one place a database URL becomes an engine (SQLite gets WAL and a busy
+timeout so several worker processes share one file without "database is locked").
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (JSON, Boolean, DateTime, Float, ForeignKey, Integer, LargeBinary, String, Text,
+                        UniqueConstraint, create_engine, event)
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
+
+SQLITE_BUSY_TIMEOUT_S = 60
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class StudyRow(Base):
+    __tablename__ = "nas_studies"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True, index=True)
+    config: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), default="created")  # created|running|stopped|finished
+    budget: Mapped[int] = mapped_column(Integer)
+    claimed: Mapped[int] = mapped_column(Integer, default=0)
+    owner: Mapped[str] = mapped_column(String(128), default="")
+    dataset_summary: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+
+class TrialRow(Base):
+    __tablename__ = "nas_trials"
+    __table_args__ = (UniqueConstraint("study_id", "number"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("nas_studies.id", ondelete="CASCADE"), index=True)
+    number: Mapped[int] = mapped_column(Integer)  # Optuna trial number
+    status: Mapped[str] = mapped_column(String(16))  # ok | infeasible | failed
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    candidate: Mapped[dict[str, Any]] = mapped_column(JSON)
+    family: Mapped[str] = mapped_column(String(32), index=True)
+    arch: Mapped[str] = mapped_column(String(256))
+    frontend: Mapped[str] = mapped_column(String(128), default="")
+    bits: Mapped[int] = mapped_column(Integer)
+    prune_ratio: Mapped[float] = mapped_column(Float)
+    accuracy: Mapped[float | None] = mapped_column(Float, nullable=True)
+    test_accuracy: Mapped[float | None] = mapped_column(Float, nullable=True)
+    float_accuracy: Mapped[float | None] = mapped_column(Float, nullable=True)
+    latency_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
+    ram_kb: Mapped[float | None] = mapped_column(Float, nullable=True)
+    flash_kb: Mapped[float | None] = mapped_column(Float, nullable=True)
+    macs: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    params: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    tflite_bytes: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    feasible: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # history, confusion, seconds
+    worker: Mapped[str] = mapped_column(String(128), default="")
+    finished_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
+
+
+class MeasurementRow(Base):
+    __tablename__ = "nas_measurements"
+    __table_args__ = (UniqueConstraint("trial_id", "device"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    trial_id: Mapped[int] = mapped_column(ForeignKey("nas_trials.id", ondelete="CASCADE"), index=True)
+    device: Mapped[str] = mapped_column(String(64), index=True)
+    deployable: Mapped[bool] = mapped_column(Boolean)
+    latency_ms: Mapped[float] = mapped_column(Float)
+    ram_kb: Mapped[float] = mapped_column(Float)
+    flash_kb: Mapped[float] = mapped_column(Float)
+    latency_source: Mapped[str] = mapped_column(String(16))
+    ram_source: Mapped[str] = mapped_column(String(16))
+    report: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class ArtifactRow(Base):
+    __tablename__ = "nas_artifacts"
+    __table_args__ = (UniqueConstraint("trial_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    trial_id: Mapped[int] = mapped_column(ForeignKey("nas_trials.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))  # model.tflite | trial.json
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class ParetoPointRow(Base):
+    __tablename__ = "nas_pareto_points"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("nas_studies.id", ondelete="CASCADE"), index=True)
+    device: Mapped[str] = mapped_column(String(64))
+    trial_id: Mapped[int] = mapped_column(ForeignKey("nas_trials.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    values: Mapped[list[float]] = mapped_column(JSON)
+
+
+class FrontHistoryRow(Base):
+    __tablename__ = "nas_front_history"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("nas_studies.id", ondelete="CASCADE"), index=True)
+    n_trials: Mapped[int] = mapped_column(Integer)
+    front_size: Mapped[int] = mapped_column(Integer)
+    hypervolume: Mapped[float] = mapped_column(Float)
+    at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_S * 1000}")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()
+
+
+def engine_kwargs(url: str) -> dict[str, Any]:
+    """Engine options shared with Optuna's RDBStorage for the same URL."""
+    if url.startswith("sqlite"):
+        return {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_S}}
+    return {"pool_pre_ping": True}
+
+
+def make_engine(url: str) -> Engine:
+    """Create an engine for ``url`` and make sure the service's tables exist."""
+    engine = create_engine(url, **engine_kwargs(url))
+    if url.startswith("sqlite"):
+        event.listen(engine, "connect", _sqlite_pragmas)
+    Base.metadata.create_all(engine)
+    return engine
+
+
+def make_sessionmaker(engine: Engine) -> sessionmaker:
+    return sessionmaker(engine, expire_on_commit=False)

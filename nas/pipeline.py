@@ -1,0 +1,195 @@
+"""One trial, end to end: Candidate -> features -> model -> (precheck) -> train -> prune -> quantize ->
+``.tflite`` -> accuracy of that file -> cost on every hardware profile -> :class:`TrialResult`.
+
+Knows nothing of Optuna or the database: the study layer turns a TrialResult into objective values
+and rows. A candidate that cannot be deployed or breaks a budget is a result (``status``
+``infeasible`` with the reason), not an exception.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nas.candidate import Candidate
+from nas.compress import prune_model
+from nas.data import AudioDataset, FeatureCache
+from nas.deploy import LiteRTRunner, TFLMRunner, evaluate_file, export_tflite
+from nas.errors import NotDeployableError
+from nas.hardware import CostReport, HardwareProfile, price, price_all
+from nas.models import build_model, count_params
+from nas.train import EpochCallback, accuracy, predict, train
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrialContext:
+    """What a worker holds across trials of one study."""
+
+    dataset: AudioDataset
+    cache: FeatureCache
+    profiles: tuple[HardwareProfile, ...]  # the first is the primary target
+    seed: int = 0
+    precheck: bool = True
+    max_latency_ms: float | None = None
+
+    @property
+    def primary(self) -> HardwareProfile:
+        return self.profiles[0]
+
+
+@dataclass(frozen=True)
+class TrialResult:
+    """Everything one trial produced. ``costs`` maps profile name -> CostReport."""
+
+    candidate: Candidate
+    status: str  # ok | infeasible
+    reason: str | None
+    accuracy: float  # of the exported file, validation split
+    test_accuracy: float  # of the exported file, test split
+    float_accuracy: float  # of the torch model before export, validation split
+    params: int
+    macs: int
+    tflite_bytes: int
+    costs: dict[str, CostReport]
+    seconds: dict[str, float]
+    history: tuple[dict[str, float], ...] = ()
+    confusion: tuple[tuple[int, ...], ...] = ()
+    tflm_max_abs_diff: float | None = None
+    stopped_early: bool = False
+    artifact_dir: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def cost(self, device: str) -> CostReport:
+        return self.costs[device]
+
+    def summary(self, device: str) -> str:
+        c = self.costs.get(device)
+        figures = (f"lat {c.latency_ms:.2f}ms ram {c.ram_kb:.1f}KB flash {c.flash_kb:.1f}KB" if c else "")
+        if self.status != "ok":
+            return f"{self.candidate.describe()} {self.candidate.bits}b infeasible: {self.reason}"
+        return (f"{self.candidate.describe()} {self.candidate.bits}b prune {self.candidate.prune_ratio:g} "
+                f"acc {self.accuracy:.3f} {figures}")
+
+
+def _budget_violation(report: CostReport, profile: HardwareProfile, max_latency_ms: float | None) -> str | None:
+    if not report.deployable:
+        return report.reason or f"not deployable on {profile.name}"
+    if report.ram_kb > profile.sram_kb:
+        return f"RAM {report.ram_kb:.1f} KB exceeds {profile.name}'s {profile.sram_kb:g} KB"
+    if report.flash_kb > profile.flash_kb:
+        return f"flash {report.flash_kb:.1f} KB exceeds {profile.name}'s {profile.flash_kb:g} KB"
+    if max_latency_ms is not None and report.latency_ms > max_latency_ms:
+        return f"latency {report.latency_ms:.2f} ms exceeds the {max_latency_ms:g} ms deadline"
+    return None
+
+
+def precheck(candidate: Candidate, ctx: TrialContext, input_shape: tuple[int, int], n_classes: int
+             ) -> tuple[str | None, CostReport]:
+    """Price the untrained, pruned, quantized export: the cost depends on the shapes, not the weights.
+
+    Returns the budget violation (or None) and the report.
+    """
+    model = build_model(candidate.arch, input_shape, n_classes)
+    prune_model(model, candidate.prune_ratio, candidate.prune_criterion)
+    tfl = export_tflite(model, candidate.bits, None)
+    report = price(tfl, ctx.primary, frontend=candidate.frontend)
+    return _budget_violation(report, ctx.primary, ctx.max_latency_ms), report
+
+
+def tflm_agreement(tfl: bytes, x: np.ndarray) -> float:
+    """Largest difference between TFLite-Micro's and LiteRT's outputs on ``x`` (float logits)."""
+    a = LiteRTRunner(tfl).predict(x)
+    b = TFLMRunner(tfl).predict(x)
+    return float(np.abs(a - b).max())
+
+
+def run_trial(candidate: Candidate, ctx: TrialContext, out_dir: Path | None = None, *,
+              on_epoch: EpochCallback | None = None) -> TrialResult:
+    """Run one trial; write ``model.tflite``, ``candidate.json``, ``trial.json`` to ``out_dir``."""
+    seconds: dict[str, float] = {}
+    t0 = time.perf_counter()
+    feats = ctx.cache.features(ctx.dataset, candidate.frontend)
+    seconds["features"] = time.perf_counter() - t0
+
+    if ctx.precheck:
+        t = time.perf_counter()
+        violation, report = precheck(candidate, ctx, feats.input_shape, feats.n_classes)
+        seconds["precheck"] = time.perf_counter() - t
+        if violation:
+            log.info("precheck: %s infeasible (%s), not trained", candidate.describe(), violation)
+            return TrialResult(candidate, "infeasible", violation, 0.0, 0.0, 0.0, report.params, report.macs,
+                               0, {ctx.primary.name: report}, seconds, extra={"precheck": True})
+
+    model = build_model(candidate.arch, feats.input_shape, feats.n_classes)
+    tr = train(model, feats, candidate.train, seed=ctx.seed, on_epoch=on_epoch)
+    seconds["train"] = tr.seconds
+    history = list(tr.history)
+    if candidate.prune_ratio > 0 and not tr.stopped_early:
+        t = time.perf_counter()
+        teacher = copy.deepcopy(model).eval()
+        prune_model(model, candidate.prune_ratio, candidate.prune_criterion)
+        ft = train(model, feats, candidate.train, epochs=candidate.train.finetune_epochs, seed=ctx.seed + 1,
+                   teacher=teacher, distill_w=0.5)
+        history += [{**h, "phase": "finetune"} for h in ft.history]
+        seconds["prune"] = time.perf_counter() - t
+
+    x_val, y_val = feats.split("valid")
+    x_test, y_test = feats.split("test")
+    float_acc = accuracy(predict(model, x_val), y_val)
+    t = time.perf_counter()
+    tfl = export_tflite(model, candidate.bits, feats.split("train")[0])
+    seconds["export"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    acc, confusion = evaluate_file(tfl, x_val, y_val)
+    test_acc, _ = evaluate_file(tfl, x_test, y_test)
+    try:
+        tflm_diff: float | None = tflm_agreement(tfl, x_val[:16])
+    except NotDeployableError:
+        tflm_diff = None  # the cost report says why
+    seconds["evaluate"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    costs = {r.device: r for r in price_all(tfl, ctx.profiles, frontend=candidate.frontend)}
+    seconds["price"] = time.perf_counter() - t
+    primary = costs[ctx.primary.name]
+    violation = _budget_violation(primary, ctx.primary, ctx.max_latency_ms)
+
+    result = TrialResult(
+        candidate=candidate, status="infeasible" if violation else "ok", reason=violation,
+        accuracy=acc, test_accuracy=test_acc, float_accuracy=float_acc,
+        params=count_params(model), macs=primary.macs, tflite_bytes=len(tfl), costs=costs,
+        seconds=seconds, history=tuple(history), confusion=tuple(tuple(int(v) for v in r) for r in confusion),
+        tflm_max_abs_diff=tflm_diff, stopped_early=tr.stopped_early,
+        artifact_dir=str(out_dir) if out_dir else None,
+    )
+    if out_dir is not None:
+        write_artifacts(result, tfl, out_dir)
+    return result
+
+
+def write_artifacts(result: TrialResult, tfl: bytes, out_dir: Path) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "model.tflite").write_bytes(tfl)
+    (out_dir / "candidate.json").write_text(json.dumps(result.candidate.to_dict(), indent=2))
+    (out_dir / "trial.json").write_text(json.dumps(result_to_dict(result), indent=2, default=float))
+
+
+def result_to_dict(r: TrialResult) -> dict[str, Any]:
+    return {
+        "candidate": r.candidate.to_dict(), "status": r.status, "reason": r.reason,
+        "accuracy": r.accuracy, "test_accuracy": r.test_accuracy, "float_accuracy": r.float_accuracy,
+        "params": r.params, "macs": r.macs, "tflite_bytes": r.tflite_bytes,
+        "costs": {k: v.to_dict() for k, v in r.costs.items()}, "seconds": r.seconds,
+        "history": list(r.history), "confusion": [list(x) for x in r.confusion],
+        "tflm_max_abs_diff": r.tflm_max_abs_diff, "stopped_early": r.stopped_early, "extra": r.extra,
+    }

@@ -1,0 +1,280 @@
+"""Search spaces: YAML -> validated parameter specs -> Optuna distributions -> :class:`Candidate`.
+
+A space file has five sections::
+
+    name: demo
+    description: ...
+    frontend:    {FrontendConfig field: spec}
+    families:    {family name: {builder parameter: spec}}   # conditional on the sampled family
+    compression: {prune_ratio: spec, prune_criterion: spec, bits: spec}
+    training:    {TrainConfig field: spec}
+
+A spec is a fixed value (``16``), a list of choices (``[8, 16, 32]``), ``{choices: [...]}``,
+``{int: [lo, hi], step: 1, log: false}`` or ``{float: [lo, hi], step: null, log: false}``.
+Every problem is reported with the file, the key path and what was expected.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import optuna
+import yaml
+
+from nas.candidate import ArchConfig, Candidate, FrontendConfig, TrainConfig
+from nas.compress.quantize import BITS_OFFERED
+from nas.errors import ConfigError, NotFoundError
+from nas.models import FAMILIES, family_params
+
+SPACES_DIR = Path(__file__).resolve().parent.parent / "search_spaces"
+SECTIONS = ("name", "description", "frontend", "families", "compression", "training")
+COMPRESSION_KEYS = {"prune_ratio": 0.0, "prune_criterion": "l1", "bits": 8}
+FRONTEND_DEFAULTS = {f.name: f.default for f in fields(FrontendConfig)}
+TRAIN_DEFAULTS = {f.name: f.default for f in fields(TrainConfig)}
+ENUMS = {
+    "kind": ("logmel", "mfcc"), "pad_mode": ("zeros", "wrap", "reflect"),
+    "normalization": ("none", "global", "per_clip"), "optimizer": ("adam", "adamw", "sgd"),
+    "prune_criterion": ("l1", "l2"), "activation_fn": ("relu", "gelu", "prelu", "relu6"),
+    "residual": ("none", "basic", "bottleneck"), "head": ("time", "global"),
+}
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One searchable (or fixed) parameter."""
+
+    kind: str  # fixed | choice | int | float
+    values: tuple[Any, ...] = ()
+    low: float = 0.0
+    high: float = 0.0
+    step: float | None = None
+    log: bool = False
+
+    def sample(self, trial: optuna.Trial, name: str) -> Any:
+        if self.kind == "fixed":
+            return self.values[0]
+        if self.kind == "choice":
+            return trial.suggest_categorical(name, list(self.values))
+        if self.kind == "int":
+            return trial.suggest_int(name, int(self.low), int(self.high), step=int(self.step or 1), log=self.log)
+        return trial.suggest_float(name, self.low, self.high, step=self.step, log=self.log)
+
+    def size(self) -> float:
+        """Number of distinct values (inf for a continuous range)."""
+        if self.kind in ("fixed", "choice"):
+            return len(self.values)
+        if self.kind == "int":
+            return (int(self.high) - int(self.low)) // int(self.step or 1) + 1
+        if self.step:
+            return math.floor((self.high - self.low) / self.step + 1e-9) + 1
+        return math.inf
+
+    def describe(self) -> str:
+        if self.kind == "fixed":
+            return repr(self.values[0])
+        if self.kind == "choice":
+            return "{" + ", ".join(map(str, self.values)) + "}"
+        step = f" step {self.step:g}" if self.step else ""
+        return f"{self.kind} [{self.low:g}, {self.high:g}]{step}{' log' if self.log else ''}"
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    name: str
+    description: str
+    path: str
+    frontend: dict[str, ParamSpec]
+    families: dict[str, dict[str, ParamSpec]]
+    compression: dict[str, ParamSpec]
+    training: dict[str, ParamSpec]
+
+    def sample(self, trial: optuna.Trial) -> Candidate:
+        """Sample frontend, family (and its conditional parameters), pruning and bits jointly."""
+        fe = {k: s.sample(trial, f"frontend.{k}") for k, s in self.frontend.items()}
+        family = ParamSpec("choice", tuple(self.families)).sample(trial, "family")
+        arch = {k: s.sample(trial, f"{family}.{k}") for k, s in self.families[family].items()}
+        comp = {k: s.sample(trial, k) for k, s in self.compression.items()}
+        tr = {k: s.sample(trial, f"train.{k}") for k, s in self.training.items()}
+        return Candidate(
+            frontend=FrontendConfig(**fe), arch=ArchConfig.of(family, **arch), train=TrainConfig(**tr),
+            prune_ratio=float(comp.get("prune_ratio", 0.0)),
+            prune_criterion=comp.get("prune_criterion", "l1"), bits=int(comp.get("bits", 8)),
+        )
+
+    def size(self) -> float:
+        """Number of distinct candidates (inf when a range is continuous)."""
+        shared = math.prod(s.size() for sec in (self.frontend, self.compression, self.training)
+                           for s in sec.values())
+        return shared * sum(math.prod(s.size() for s in p.values()) for p in self.families.values())
+
+    def lines(self) -> list[str]:
+        out = [f"{self.name}: {self.description}", f"  file: {self.path}"]
+        for title, section in (("frontend", self.frontend), ("compression", self.compression),
+                               ("training", self.training)):
+            out.append(f"  {title}:")
+            out += [f"    {k}: {s.describe()}" for k, s in section.items()]
+        out.append("  families:")
+        for fam, params in self.families.items():
+            out.append(f"    {fam}: " + ", ".join(f"{k}={s.describe()}" for k, s in params.items()))
+        size = self.size()
+        out.append(f"  size: {'continuous (infinite)' if math.isinf(size) else f'{size:,.0f} candidates'}")
+        return out
+
+
+def _parse_spec(raw: Any, where: str, default: Any) -> ParamSpec:
+    """Turn one YAML value into a ParamSpec, checking its type against ``default``'s."""
+    if isinstance(raw, list):
+        raw = {"choices": raw}
+    if not isinstance(raw, dict):
+        spec = ParamSpec("fixed", (raw,))
+    else:
+        kinds = [k for k in ("choices", "int", "float") if k in raw]
+        extra = set(raw) - {"choices", "int", "float", "step", "log"}
+        if len(kinds) != 1 or extra:
+            raise ConfigError(f"{where}: expected a value, a list, or a mapping with exactly one of "
+                              f"'choices', 'int', 'float' (plus optional 'step', 'log'); got keys {sorted(raw)}")
+        kind = kinds[0]
+        if kind == "choices":
+            if not isinstance(raw["choices"], list) or not raw["choices"]:
+                raise ConfigError(f"{where}: 'choices' must be a non-empty list")
+            spec = ParamSpec("choice", tuple(raw["choices"]))
+        else:
+            bounds = raw[kind]
+            if (not isinstance(bounds, list) or len(bounds) != 2
+                    or not all(isinstance(b, (int, float)) and not isinstance(b, bool) for b in bounds)):
+                raise ConfigError(f"{where}: '{kind}' must be a list [low, high] of numbers, got {bounds!r}")
+            low, high = bounds
+            if kind == "int" and not all(isinstance(b, int) for b in bounds):
+                raise ConfigError(f"{where}: 'int' bounds must be integers, got {bounds!r}")
+            if low > high:
+                raise ConfigError(f"{where}: low {low} is greater than high {high}")
+            log = raw.get("log", False)
+            if not isinstance(log, bool):
+                raise ConfigError(f"{where}: 'log' must be true or false")
+            if log and low <= 0:
+                raise ConfigError(f"{where}: a log range needs low > 0, got {low}")
+            step = raw.get("step")
+            if step is not None and (not isinstance(step, (int, float)) or step <= 0):
+                raise ConfigError(f"{where}: 'step' must be a positive number, got {step!r}")
+            spec = ParamSpec(kind, (), float(low), float(high), step, log)
+    _check_type(spec, where, default)
+    return spec
+
+
+def _check_type(spec: ParamSpec, where: str, default: Any) -> None:
+    key = where.rsplit(".", 1)[-1]
+    if spec.kind in ("int", "float"):
+        values: tuple[Any, ...] = (spec.low, spec.high)
+        if isinstance(default, str) or isinstance(default, bool):
+            raise ConfigError(f"{where}: expected {type(default).__name__} values, not a numeric range")
+        return
+    values = spec.values
+    for v in values:
+        if key in ENUMS and v not in ENUMS[key]:
+            raise ConfigError(f"{where}: {v!r} is not one of {list(ENUMS[key])}")
+        if default is None or isinstance(default, (tuple, list)):
+            continue
+        ok = (isinstance(v, bool) if isinstance(default, bool)
+              else isinstance(v, (int, float)) and not isinstance(v, bool) if isinstance(default, float)
+              else isinstance(v, int) and not isinstance(v, bool) if isinstance(default, int)
+              else isinstance(v, type(default)))
+        if not ok:
+            raise ConfigError(f"{where}: expected {type(default).__name__}, got {v!r} ({type(v).__name__})")
+
+
+def _section(raw: Any, where: str) -> dict[str, Any]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a mapping, got {type(raw).__name__}")
+    return raw
+
+
+def _parse_known(raw: dict[str, Any], where: str, defaults: dict[str, Any]) -> dict[str, ParamSpec]:
+    unknown = sorted(set(raw) - set(defaults))
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {unknown}; allowed: {sorted(defaults)}")
+    return {k: _parse_spec(v, f"{where}.{k}", defaults[k]) for k, v in raw.items()}
+
+
+def parse_space(doc: Any, path: str) -> SearchSpace:
+    """Validate a loaded YAML document; ``path`` is only used in messages."""
+    if not isinstance(doc, dict):
+        raise ConfigError(f"{path}: a search space must be a mapping with keys {list(SECTIONS)}")
+    unknown = sorted(set(doc) - set(SECTIONS))
+    if unknown:
+        raise ConfigError(f"{path}: unknown top-level key(s) {unknown}; allowed: {list(SECTIONS)}")
+    families_raw = _section(doc.get("families"), f"{path}: families")
+    if not families_raw:
+        raise ConfigError(f"{path}: families: at least one model family is required; "
+                          f"available: {sorted(FAMILIES)}")
+    families: dict[str, dict[str, ParamSpec]] = {}
+    for fam, params in families_raw.items():
+        if fam not in FAMILIES:
+            raise ConfigError(f"{path}: families.{fam}: unknown model family; available: {sorted(FAMILIES)}")
+        families[fam] = _parse_known(_section(params, f"{path}: families.{fam}"), f"{path}: families.{fam}",
+                                     family_params(fam))
+    space = SearchSpace(
+        name=str(doc.get("name") or Path(path).stem),
+        description=str(doc.get("description", "")),
+        path=str(path),
+        frontend=_parse_known(_section(doc.get("frontend"), f"{path}: frontend"), f"{path}: frontend",
+                              FRONTEND_DEFAULTS),
+        families=families,
+        compression=_parse_known(_section(doc.get("compression"), f"{path}: compression"),
+                                 f"{path}: compression", COMPRESSION_KEYS),
+        training=_parse_known(_section(doc.get("training"), f"{path}: training"), f"{path}: training",
+                              TRAIN_DEFAULTS),
+    )
+    _check_ranges(space, path)
+    return space
+
+
+def _values(spec: ParamSpec) -> tuple[float, ...]:
+    return spec.values if spec.kind in ("fixed", "choice") else (spec.low, spec.high)
+
+
+def _check_ranges(space: SearchSpace, path: str) -> None:
+    bits = space.compression.get("bits")
+    if bits is not None:
+        bad = [b for b in _values(bits) if b not in BITS_OFFERED]
+        if bad:
+            raise ConfigError(f"{path}: compression.bits: {bad} not offered; choose from {list(BITS_OFFERED)}")
+    ratio = space.compression.get("prune_ratio")
+    if ratio is not None and not all(0.0 <= r <= 0.9 for r in _values(ratio)):
+        raise ConfigError(f"{path}: compression.prune_ratio: must lie in [0, 0.9]")
+    positive = ("sample_rate", "clip_seconds", "win_ms", "hop_ms", "n_mels", "n_mfcc")
+    for key in positive:
+        spec = space.frontend.get(key)
+        if spec is not None and not all(v > 0 for v in _values(spec)):
+            raise ConfigError(f"{path}: frontend.{key}: must be positive")
+    for key in ("epochs", "batch_size", "learning_rate"):
+        spec = space.training.get(key)
+        if spec is not None and not all(v > 0 for v in _values(spec)):
+            raise ConfigError(f"{path}: training.{key}: must be positive")
+
+
+def load_space(name_or_path: str | Path) -> SearchSpace:
+    """Load a shipped space by name (``search_spaces/NAME.yaml``) or any YAML file by path."""
+    path = Path(name_or_path)
+    if not path.suffix:
+        path = SPACES_DIR / f"{name_or_path}.yaml"
+        if not path.exists():
+            raise NotFoundError(f"unknown search space '{name_or_path}': available: "
+                                f"{', '.join(s.stem for s in sorted(SPACES_DIR.glob('*.yaml')))}")
+    elif not path.exists():
+        raise NotFoundError(f"search space file not found: {path}")
+    try:
+        doc = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" line {mark.line + 1} column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"{path}{where}: malformed YAML: {getattr(e, 'problem', e)}") from e
+    return parse_space(doc, str(path))
+
+
+def list_spaces() -> list[SearchSpace]:
+    return [load_space(p) for p in sorted(SPACES_DIR.glob("*.yaml"))]

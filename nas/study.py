@@ -1,0 +1,192 @@
+"""Optuna studies and the service's record of them.
+
+Objectives are taken on the first device of the study; hard constraints (every device's RAM and
+flash budget, deployability, an optional latency deadline and minimum accuracy) go to Optuna as
+constraint values, so infeasible trials never enter the feasible front. Each finished trial is
+recorded in the service tables with its per-device figures and artifacts, and the Pareto front and
+its hypervolume history are updated in the same transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import optuna
+from optuna.storages import RDBStorage
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from nas.db import (ArtifactRow, FrontHistoryRow, MeasurementRow, ParetoPointRow, StudyRow, TrialRow,
+                    engine_kwargs, utcnow)
+from nas.front import dominates, hypervolume
+from nas.hardware import CostReport, HardwareProfile
+from nas.pipeline import TrialResult, result_to_dict
+from nas.study_config import OBJECTIVES, StudyConfig
+
+log = logging.getLogger(__name__)
+
+CONSTRAINTS_ATTR = "constraints"
+HEARTBEAT_INTERVAL_S = 20
+HEARTBEAT_GRACE_S = 60
+
+
+def optuna_storage(url: str) -> RDBStorage:
+    """Optuna's RDB storage on ``url``, with heartbeats so a killed worker's trial is detected."""
+    return RDBStorage(url, engine_kwargs=engine_kwargs(url), heartbeat_interval=HEARTBEAT_INTERVAL_S,
+                      grace_period=HEARTBEAT_GRACE_S)
+
+
+def _constraints(trial: optuna.trial.FrozenTrial) -> list[float]:
+    return list(trial.user_attrs.get(CONSTRAINTS_ATTR, [1.0]))
+
+
+def make_sampler(cfg: StudyConfig) -> optuna.samplers.BaseSampler:
+    """The one place a sampler name becomes a sampler; all of them honour the constraints."""
+    if cfg.sampler == "nsga2":
+        population = max(4, min(50, cfg.n_trials // 3))
+        return optuna.samplers.NSGAIISampler(population_size=population, seed=cfg.seed,
+                                             constraints_func=_constraints)
+    if cfg.sampler == "tpe":
+        return optuna.samplers.TPESampler(seed=cfg.seed, constraints_func=_constraints, multivariate=True)
+    if cfg.sampler == "gp":
+        return optuna.samplers.GPSampler(seed=cfg.seed, constraints_func=_constraints)
+    return optuna.samplers.RandomSampler(seed=cfg.seed)
+
+
+def create_optuna_study(cfg: StudyConfig, url: str) -> optuna.Study:
+    return optuna.create_study(study_name=cfg.name, storage=optuna_storage(url), directions=cfg.directions,
+                               sampler=make_sampler(cfg), load_if_exists=True)
+
+
+def load_optuna_study(cfg: StudyConfig, url: str) -> optuna.Study:
+    return optuna.load_study(study_name=cfg.name, storage=optuna_storage(url), sampler=make_sampler(cfg))
+
+
+def figure(objective: str, result_or_row: Any, cost: CostReport | MeasurementRow | None) -> float:
+    """The raw value of ``objective`` for a trial on one device."""
+    if objective == "accuracy":
+        return float(result_or_row.accuracy or 0.0)
+    if objective in ("macs", "params"):
+        return float(getattr(result_or_row, objective) or 0)
+    return float(getattr(cost, objective))
+
+
+def objective_values(cfg: StudyConfig, result: TrialResult) -> list[float]:
+    cost = result.costs.get(cfg.devices[0])
+    return [figure(o, result, cost) for o in cfg.objectives]
+
+
+def constraint_values(cfg: StudyConfig, result: TrialResult, profiles: dict[str, HardwareProfile]
+                      ) -> list[float]:
+    """Optuna's convention: a value > 0 is a violation by that much (0 or less is satisfied)."""
+    out: list[float] = []
+    for name in cfg.devices:
+        c, p = result.costs.get(name), profiles[name]
+        if c is None:  # not priced (the precheck stopped at the primary device)
+            out += [0.0, 0.0, 1.0]
+            continue
+        out += [c.ram_kb - p.sram_kb, c.flash_kb - p.flash_kb, 0.0 if c.deployable else 1.0]
+    primary = result.costs.get(cfg.devices[0])
+    if cfg.max_latency_ms is not None:
+        out.append((primary.latency_ms if primary else cfg.max_latency_ms * 2) - cfg.max_latency_ms)
+    if cfg.min_accuracy is not None:
+        out.append(cfg.min_accuracy - result.accuracy if result.status == "ok" else 1.0)
+    if result.status != "ok":
+        out.append(1.0)  # precheck-infeasible trials were never trained: keep them out of the front
+    return out
+
+
+def reference_point(cfg: StudyConfig, profile: HardwareProfile) -> list[float]:
+    """Per-objective reference (worst acceptable value) for hypervolume, in loss form."""
+    ref = {"accuracy": 1.0, "latency_ms": cfg.max_latency_ms or 1000.0, "ram_kb": profile.sram_kb,
+           "flash_kb": profile.flash_kb, "macs": 1e9, "params": 1e7}
+    return [ref[o] for o in cfg.objectives]
+
+
+def loss_vector(cfg: StudyConfig, values: list[float]) -> list[float]:
+    return [1.0 - v if OBJECTIVES[o] == "maximize" else v for o, v in zip(cfg.objectives, values)]
+
+
+def normalized_hypervolume(cfg: StudyConfig, profile: HardwareProfile, fronts: list[list[float]]) -> float:
+    """Hypervolume with every axis divided by its reference value, so it lies in [0, 1]."""
+    ref = reference_point(cfg, profile)
+    pts = [[v / r for v, r in zip(loss_vector(cfg, vals), ref)] for vals in fronts]
+    return hypervolume(pts, [1.0] * len(ref))
+
+
+def _lock_study(session: Session, study: StudyRow) -> None:
+    # A write first: on PostgreSQL it row-locks the study, on SQLite it takes the write lock, so
+    # concurrent workers update the front one at a time.
+    session.execute(update(StudyRow).where(StudyRow.id == study.id).values(updated_at=utcnow()))
+
+
+def record_result(session: Session, study: StudyRow, cfg: StudyConfig, number: int, result: TrialResult,
+                  profiles: dict[str, HardwareProfile], tflite: bytes | None, worker: str = "") -> TrialRow:
+    """Insert a finished trial, its measurements and artifacts; update the fronts. Commits."""
+    _lock_study(session, study)
+    primary = result.costs.get(cfg.devices[0])
+    feasible = result.status == "ok" and all(v <= 0 for v in constraint_values(cfg, result, profiles))
+    details = result_to_dict(result)
+    details.pop("costs")
+    row = TrialRow(
+        study_id=study.id, number=number, status=result.status, reason=result.reason,
+        candidate=result.candidate.to_dict(), family=result.candidate.arch.family,
+        arch=result.candidate.describe()[:256], frontend=result.candidate.frontend.describe(),
+        bits=result.candidate.bits, prune_ratio=result.candidate.prune_ratio,
+        accuracy=result.accuracy if result.status == "ok" else None,
+        test_accuracy=result.test_accuracy if result.status == "ok" else None,
+        float_accuracy=result.float_accuracy if result.status == "ok" else None,
+        latency_ms=primary.latency_ms if primary else None, ram_kb=primary.ram_kb if primary else None,
+        flash_kb=primary.flash_kb if primary else None, macs=result.macs, params=result.params,
+        tflite_bytes=result.tflite_bytes or None, feasible=feasible, details=details, worker=worker,
+    )
+    session.add(row)
+    session.flush()
+    for device, c in result.costs.items():
+        session.add(MeasurementRow(trial_id=row.id, device=device, deployable=c.deployable,
+                                   latency_ms=c.latency_ms, ram_kb=c.ram_kb, flash_kb=c.flash_kb,
+                                   latency_source=c.latency_source, ram_source=c.ram_source, report=c.to_dict()))
+    if tflite is not None:
+        session.add(ArtifactRow(trial_id=row.id, kind="model.tflite", data=tflite))
+    if feasible:
+        for device in cfg.devices:
+            _update_front(session, study, cfg, row, device, result.costs[device])
+    _record_history(session, study, cfg, profiles[cfg.devices[0]])
+    session.commit()
+    return row
+
+
+def record_failure(session: Session, study: StudyRow, number: int, candidate: dict[str, Any], reason: str,
+                   worker: str = "") -> None:
+    _lock_study(session, study)
+    arch = dict(candidate.get("arch", {}))
+    session.add(TrialRow(study_id=study.id, number=number, status="failed", reason=reason[:4000],
+                         candidate=candidate, family=str(arch.get("family", "?")), arch=str(arch)[:256],
+                         bits=int(candidate.get("bits", 0)), prune_ratio=float(candidate.get("prune_ratio", 0)),
+                         feasible=False, details={}, worker=worker))
+    session.commit()
+
+
+def _update_front(session: Session, study: StudyRow, cfg: StudyConfig, row: TrialRow, device: str,
+                  cost: CostReport) -> None:
+    values = [figure(o, row, cost) for o in cfg.objectives]
+    new = loss_vector(cfg, values)
+    current = session.scalars(select(ParetoPointRow).where(ParetoPointRow.study_id == study.id,
+                                                           ParetoPointRow.device == device)).all()
+    if any(dominates(loss_vector(cfg, p.values), new) for p in current):
+        return
+    for p in current:
+        if dominates(new, loss_vector(cfg, p.values)):
+            session.delete(p)
+    session.add(ParetoPointRow(study_id=study.id, device=device, trial_id=row.id, number=row.number,
+                               values=values))
+
+
+def _record_history(session: Session, study: StudyRow, cfg: StudyConfig, profile: HardwareProfile) -> None:
+    session.flush()
+    front = session.scalars(select(ParetoPointRow.values).where(ParetoPointRow.study_id == study.id,
+                                                                ParetoPointRow.device == profile.name)).all()
+    n = session.query(TrialRow).filter(TrialRow.study_id == study.id).count()
+    session.add(FrontHistoryRow(study_id=study.id, n_trials=n, front_size=len(front),
+                                hypervolume=normalized_hypervolume(cfg, profile, list(front))))
