@@ -41,17 +41,19 @@ def _constraints(trial: optuna.trial.FrozenTrial) -> list[float]:
     return list(trial.user_attrs.get(CONSTRAINTS_ATTR, [1.0]))
 
 
-def make_sampler(cfg: StudyConfig) -> optuna.samplers.BaseSampler:
-    """The one place a sampler name becomes a sampler; all of them honour the constraints."""
+def make_sampler(cfg: StudyConfig, worker_seed: int = 0) -> optuna.samplers.BaseSampler:
+    """The one place a sampler name becomes a sampler; all of them honour the constraints.
+
+    ``worker_seed`` differs per worker: workers seeded alike would propose the same candidates."""
+    seed = cfg.seed * 100_003 + worker_seed
     if cfg.sampler == "nsga2":
         population = max(4, min(50, cfg.n_trials // 3))
-        return optuna.samplers.NSGAIISampler(population_size=population, seed=cfg.seed,
-                                             constraints_func=_constraints)
+        return optuna.samplers.NSGAIISampler(population_size=population, seed=seed, constraints_func=_constraints)
     if cfg.sampler == "tpe":
-        return optuna.samplers.TPESampler(seed=cfg.seed, constraints_func=_constraints, multivariate=True)
+        return optuna.samplers.TPESampler(seed=seed, constraints_func=_constraints, multivariate=True)
     if cfg.sampler == "gp":
-        return optuna.samplers.GPSampler(seed=cfg.seed, constraints_func=_constraints)
-    return optuna.samplers.RandomSampler(seed=cfg.seed)
+        return optuna.samplers.GPSampler(seed=seed, constraints_func=_constraints)
+    return optuna.samplers.RandomSampler(seed=seed)
 
 
 def create_optuna_study(cfg: StudyConfig, url: str) -> optuna.Study:
@@ -59,8 +61,9 @@ def create_optuna_study(cfg: StudyConfig, url: str) -> optuna.Study:
                                sampler=make_sampler(cfg), load_if_exists=True)
 
 
-def load_optuna_study(cfg: StudyConfig, url: str) -> optuna.Study:
-    return optuna.load_study(study_name=cfg.name, storage=optuna_storage(url), sampler=make_sampler(cfg))
+def load_optuna_study(cfg: StudyConfig, url: str, worker_seed: int = 0) -> optuna.Study:
+    return optuna.load_study(study_name=cfg.name, storage=optuna_storage(url),
+                             sampler=make_sampler(cfg, worker_seed))
 
 
 def figure(objective: str, result_or_row: Any, cost: CostReport | MeasurementRow | None) -> float:

@@ -13,6 +13,7 @@ import multiprocessing as mp
 import os
 import socket
 import traceback
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from nas.data import FeatureCache, get_source
 from nas.db import StudyRow, TrialRow, make_engine, make_sessionmaker
 from nas.errors import NasError
 from nas.hardware import HardwareProfile, load_profile
+from nas.logs import setup_logging
 from nas.pipeline import TrialContext, run_trial
 from nas.space import SearchSpace, load_space
 from nas.study import (CONSTRAINTS_ATTR, constraint_values, load_optuna_study, objective_values,
@@ -83,8 +85,9 @@ class Worker:
             dataset = get_source(cfg.dataset).load()
             ctx = TrialContext(dataset, self.cache, tuple(profiles[d] for d in cfg.devices), seed=cfg.seed,
                                precheck=cfg.precheck, max_latency_ms=cfg.max_latency_ms)
+            worker_seed = zlib.crc32(self.name.encode())
             self._runtimes[row.name] = _StudyRuntime(cfg, load_space(cfg.space), ctx, profiles,
-                                                     load_optuna_study(cfg, self.db_url))
+                                                     load_optuna_study(cfg, self.db_url, worker_seed))
         return self._runtimes[row.name]
 
     def _next_study(self, session: Session) -> StudyRow | None:
@@ -142,11 +145,8 @@ class Worker:
 
 
 def _worker_main(db_url: str, study_name: str | None, artifacts: str, cache_dir: str, n_workers: int,
-                 index: int, log_level: int) -> None:
-    logging.basicConfig(level=log_level, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
-    for noisy in ("optuna", "absl", "torch_pruning"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+                 index: int, verbose: bool) -> None:
+    setup_logging(verbose)
     set_torch_threads(n_workers)
     Worker(db_url, study_name=study_name, artifacts=Path(artifacts), cache_dir=Path(cache_dir),
            name=f"w{index}").run()
@@ -156,9 +156,9 @@ def run_local_workers(db_url: str, study_name: str | None, n_workers: int, *, ar
                       cache_dir: Path = Path(".nas_cache")) -> None:
     """Run ``n_workers`` worker processes on this machine until the studies' budgets are spent."""
     ctx = mp.get_context("spawn")
-    level = logging.getLogger().getEffectiveLevel()
+    verbose = logging.getLogger("nas").getEffectiveLevel() <= logging.DEBUG
     procs = [ctx.Process(target=_worker_main, name=f"nas-worker-{i}",
-                         args=(db_url, study_name, str(artifacts), str(cache_dir), n_workers, i + 1, level))
+                         args=(db_url, study_name, str(artifacts), str(cache_dir), n_workers, i + 1, verbose))
              for i in range(n_workers)]
     for p in procs:
         p.start()

@@ -10,6 +10,8 @@ then quantize the float flatbuffer, calibrating on training features.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 from typing import Iterable
 
@@ -44,7 +46,9 @@ def quantize_tflite(float_model: bytes, bits: int, calibration: Iterable[np.ndar
         q = quantizer.Quantizer(float_model)
         q.load_quantization_recipe(_recipe(bits))
         samples = [{input_name: np.asarray(x, dtype=np.float32)} for x in calibration]
-        result = q.quantize(q.calibrate({key: samples}), enable_progress_report=False)
+        # The calibrator forces a progress bar onto stderr (its `disable` ignores TQDM_DISABLE).
+        with contextlib.redirect_stderr(io.StringIO()):
+            result = q.quantize(q.calibrate({key: samples}), enable_progress_report=False)
     except ExportError:
         raise
     except Exception as e:  # the quantizer raises many types; report them as one

@@ -7,7 +7,6 @@ conversion never runs beside training in another thread (that crashed the proces
 from __future__ import annotations
 
 import logging
-import os
 
 import numpy as np
 import torch
@@ -18,11 +17,6 @@ from nas.models.layers import AudioClassifier
 
 log = logging.getLogger(__name__)
 
-# Quiet the converter's progress bars and C++ logs before it is imported.
-os.environ.setdefault("LITERT_TORCH_SHOW_PROGRESS", "n")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-os.environ.setdefault("GLOG_minloglevel", "3")
-os.environ.setdefault("TQDM_DISABLE", "1")
 
 
 def float_tflite(model: AudioClassifier) -> bytes:

@@ -1,0 +1,58 @@
+"""One real trial end to end on tiny settings: train, prune, quantize, export, evaluate the file, price."""
+
+import json
+
+import numpy as np
+import pytest
+
+from nas.candidate import ArchConfig, Candidate, FrontendConfig, TrainConfig
+from nas.data import FeatureCache
+from nas.deploy import LiteRTRunner, evaluate_file
+from nas.hardware import load_profile
+from nas.pipeline import TrialContext, run_trial
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def ctx(small_dataset, tmp_path_factory):
+    cache = FeatureCache(tmp_path_factory.mktemp("cache"))
+    return TrialContext(small_dataset, cache, (load_profile("nucleo-l4r5zi"), load_profile("host")))
+
+
+def test_one_trial_end_to_end(ctx, tmp_path):
+    cand = Candidate(FrontendConfig(n_mels=16, hop_ms=32), ArchConfig.of("dscnn", channels=8, n_blocks=1),
+                     TrainConfig(epochs=2, finetune_epochs=1), prune_ratio=0.5, bits=8)
+    result = run_trial(cand, ctx, tmp_path)
+    assert result.status == "ok", result.reason
+    tfl = (tmp_path / "model.tflite").read_bytes()
+    # the file is int8 end to end and loads in LiteRT
+    runner = LiteRTRunner(tfl)
+    assert runner.input_dtype == np.int8
+    # the reported accuracy is the accuracy of that file on the validation split
+    feats = ctx.cache.features(ctx.dataset, cand.frontend)
+    acc, _ = evaluate_file(tfl, *feats.split("valid"))
+    assert result.accuracy == pytest.approx(acc)
+    assert 0.0 <= result.accuracy <= 1.0
+    # TFLite-Micro ran the same file and agrees with LiteRT within int8 quantization noise
+    assert result.tflm_max_abs_diff is not None and result.tflm_max_abs_diff < 0.5
+    # priced on both profiles, each figure tagged with how it was obtained
+    mcu, host = result.costs["nucleo-l4r5zi"], result.costs["host"]
+    assert mcu.deployable and mcu.ram_kb > 0 and mcu.flash_kb * 1024 > len(tfl) and mcu.latency_ms > 0
+    assert mcu.latency_source == "estimated" and host.latency_source == "measured"
+    assert mcu.arena_kb > 0 and mcu.layers
+    saved = json.loads((tmp_path / "trial.json").read_text())
+    assert saved["candidate"]["arch"]["family"] == "dscnn"
+    # the second trial with the same frontend reads cached features
+    assert ctx.cache.hits >= 1
+
+
+def test_precheck_rejects_a_budget_breaker_without_training(ctx):
+    from dataclasses import replace
+
+    tiny = replace(ctx.primary, sram_kb=1.0)
+    cand = Candidate(FrontendConfig(n_mels=16, hop_ms=32), ArchConfig.of("mlp", hidden=16, n_layers=1),
+                     TrainConfig(epochs=50), bits=32)
+    result = run_trial(cand, replace(ctx, profiles=(tiny,)))
+    assert result.status == "infeasible" and "RAM" in result.reason
+    assert "train" not in result.seconds  # never trained
