@@ -141,6 +141,12 @@ def make_handler(token: str | None, max_bytes: int) -> type[BaseHTTPRequestHandl
             if length <= 0:
                 return self._send(400, {"error": "empty body: POST the raw .tflite bytes"})
             if length > max_bytes:
+                # Discard (never store) a moderately oversized body so the client can read the answer.
+                if length <= 4 * max_bytes:
+                    left = length
+                    while left > 0:
+                        left -= len(self.rfile.read(min(left, 1 << 16))) or left
+                self.close_connection = True
                 return self._send(413, {"error": f"body of {length} bytes exceeds the limit of {max_bytes}"})
             data = self.rfile.read(length)
             q = parse_qs(url.query)

@@ -132,9 +132,9 @@ def _price_cpu(data: bytes, graph: Graph, profile: HardwareProfile, fe: Frontend
         latency_ms, source = float(measured["latency_ms_median"]), "measured"
         details["measurement"] = measured
         layers = cortex_a.scale_layers(layers, latency_ms, "estimated split of the measured total")
-        if measured.get("peak_mem_kb"):
-            ram_kb = float(measured["peak_mem_kb"]) + profile.runtime_ram_kb
-            ram_source = "measured"
+        # The resident-memory growth of one run includes one-time library set-up (XNNPACK, first
+        # model of a process), so it is shown, not used: RAM stays the model + activations estimate.
+        details["measured_mem_delta_kb"] = measured.get("peak_mem_kb")
     flash_kb = len(data) / KB + profile.runtime_code_kb
     if fe is not None:
         fc = frontend_cost(fe, profile)

@@ -1,0 +1,123 @@
+"""CLI commands of the hardware cost model: ``nas devices``, ``nas profile``, ``nas agent``.
+
+``register(subparsers)`` adds the three sub-commands; each sets ``func`` to a function that takes the
+parsed namespace and returns an exit code. Printing happens here, never in ``nas.hardware``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from nas.errors import NasError
+from nas.hardware import CostReport, HardwareProfile, list_profiles, load_profile, price
+
+
+def register(subparsers: Any) -> None:
+    """Add ``devices``, ``profile`` and ``agent`` to an argparse sub-parser collection."""
+    p = subparsers.add_parser("devices", help="list the hardware profiles")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_devices)
+
+    p = subparsers.add_parser("profile", help="latency, RAM and flash of any .tflite on a device")
+    p.add_argument("model", type=Path, help="a .tflite file")
+    p.add_argument("--device", default="nucleo-l4r5zi", help="profile name, a profile YAML path, or 'all'")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_profile)
+
+    p = subparsers.add_parser("agent", help="serve the device agent (time .tflite files on this machine)")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8765)
+    p.add_argument("--token", default=None, help="require 'Authorization: Bearer TOKEN'")
+    p.set_defaults(func=cmd_agent)
+
+
+def cmd_devices(ns: argparse.Namespace) -> int:
+    try:
+        profiles = list_profiles()
+    except NasError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if getattr(ns, "json", False):
+        print(json.dumps([_profile_dict(p) for p in profiles], indent=2))
+        return 0
+    rows = [(p.name, p.kind, p.core, f"{p.clock_mhz:g} MHz", _kb(p.sram_kb), _kb(p.flash_kb),
+             f"{p.runtime}/{p.kernels}" + (f" ({p.kernel_variant})" if p.kernel_variant != "none" else ""),
+             "agent" if p.agent_url else ("measured" if p.kind == "host" else "estimated"), p.source)
+            for p in profiles]
+    _table(("name", "kind", "core", "clock", "SRAM", "flash", "runtime/kernels", "latency", "source"), rows)
+    return 0
+
+
+def cmd_profile(ns: argparse.Namespace) -> int:
+    try:
+        data = Path(ns.model).read_bytes()
+    except OSError as e:
+        print(f"error: cannot read {ns.model}: {e}", file=sys.stderr)
+        return 2
+    try:
+        profiles = list_profiles() if ns.device == "all" else [load_profile(ns.device)]
+        reports = [price(data, p) for p in profiles]
+    except NasError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if ns.json:
+        out: Any = [r.to_dict() for r in reports] if ns.device == "all" else reports[0].to_dict()
+        print(json.dumps(out, indent=2, default=str))
+        return 0
+    if ns.device == "all":
+        rows = [(r.device, "yes" if r.deployable else "NO", f"{r.latency_ms:.3f}", r.latency_source,
+                 f"{r.ram_kb:.1f}", f"{r.arena_kb:.1f}", f"{r.flash_kb:.1f}", (r.reason or "")[:70])
+                for r in reports]
+        print(f"{ns.model}: {reports[0].macs:,} MACs, {reports[0].params:,} params")
+        _table(("device", "deploy", "latency ms", "source", "RAM KB", "arena KB", "flash KB", "reason"), rows)
+        return 0
+    _print_report(ns.model, reports[0])
+    return 0
+
+
+def cmd_agent(ns: argparse.Namespace) -> int:
+    import logging
+
+    from nas.hardware import agent
+
+    logging.basicConfig(level=logging.INFO)
+    print(f"nas agent on http://{ns.host}:{ns.port} (POST /profile with a .tflite body; GET /health)")
+    agent.serve(ns.host, ns.port, token=ns.token)
+    return 0
+
+
+def _print_report(model: Path, r: CostReport) -> None:
+    print(f"{model} on {r.device}: {'deployable' if r.deployable else 'NOT deployable'}"
+          + (f" — {r.reason}" if r.reason else ""))
+    print(f"  latency {r.latency_ms:.3f} ms ({r.latency_source})   RAM {r.ram_kb:.1f} KB ({r.ram_source}), "
+          f"arena {r.arena_kb:.1f} KB   flash {r.flash_kb:.1f} KB ({r.flash_source})")
+    print(f"  {r.macs:,} MACs, {r.params:,} params")
+    for key in ("runtime", "arena_head_bytes", "arena_tail_bytes", "scratch_bytes", "activation_floor_bytes",
+                "agent_error"):
+        if key in r.details:
+            print(f"  {key}: {r.details[key]}")
+    rows = [(str(la.index), la.op, la.shape, la.dtype, f"{la.macs:,}", f"{la.cycles:,.0f}", f"{la.ms:.3f}",
+             f"{la.share:.1%}", la.kernel) for la in r.layers]
+    _table(("#", "op", "shape", "dtype", "MACs", "cycles", "ms", "share", "kernel"), rows)
+
+
+def _profile_dict(p: HardwareProfile) -> dict[str, Any]:
+    return {"name": p.name, "kind": p.kind, "core": p.core, "clock_mhz": p.clock_mhz, "sram_kb": p.sram_kb,
+            "flash_kb": p.flash_kb, "runtime": p.runtime, "kernels": p.kernels,
+            "kernel_variant": p.kernel_variant, "agent_url": p.agent_url, "source": p.source,
+            "description": p.description}
+
+
+def _kb(kb: float) -> str:
+    return f"{kb / 1024 / 1024:g} GB" if kb >= 1024 * 1024 else (f"{kb / 1024:g} MB" if kb >= 4096 else f"{kb:g} KB")
+
+
+def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
+    print("  ".join(h.ljust(w) for h, w in zip(header, widths)).rstrip())
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
