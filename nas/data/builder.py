@@ -149,7 +149,7 @@ class DatasetBuilder:
 
     def _splits(self, labels: np.ndarray, seed: int, valid_fraction: float,
                 fractions: tuple[float, float, float]) -> dict[str, np.ndarray]:
-        tags = np.array([t or "" for t in self.tags])
+        tags = np.array([t or "" for t in self.tags], dtype="<U5")
         untagged = np.flatnonzero(tags == "")
         if len(untagged) == len(tags):
             return stratified_split(labels, fractions, seed)
