@@ -89,11 +89,15 @@ def test_speech_commands_all_words(speech_commands_root):
 
 def test_speech_commands_missing_split_lists_warn_and_use_hash_rule(speech_commands_root):
     (speech_commands_root / "validation_list.txt").unlink()
+    for word in ("yes", "bed"):  # speakers the README's hash rule puts in validation (5) and test (30)
+        for spk in (5, 30):
+            write_wav(speech_commands_root / word / f"spk{spk}_nohash_0.wav", tone(400, 0.1, 16000), 16000)
     ds = get_source(f"speech-commands-all:{speech_commands_root}").load()
     assert any("validation_list.txt" in w and "hash" in w for w in ds.summary.warnings)
     rule = np.array([hash_split(s) for s in ds.sources])
     assert set(np.flatnonzero(rule == "test")) == set(ds.splits["test"])
-    assert set(np.flatnonzero(rule == "valid")) <= set(ds.splits["valid"])  # carved from train if none
+    assert set(np.flatnonzero(rule == "valid")) == set(ds.splits["valid"])
+    assert len(ds.splits["test"]) == len(ds.splits["valid"]) == 2
 
 
 def test_speech_commands_without_noise_cannot_make_silence(speech_commands_root):
