@@ -57,9 +57,11 @@ def validate_frontend(cfg: FrontendConfig) -> None:
     if cfg.hop_length < 1:
         raise bad("hop_ms", f"gives a hop of 0 samples at {cfg.sample_rate} Hz")
     if cfg.n_samples < cfg.win_length:
-        raise bad("clip_seconds", f"gives {cfg.n_samples} samples, shorter than one window ({cfg.win_length})")
+        raise bad("clip_seconds",
+                  f"gives {cfg.n_samples} samples, shorter than one window ({cfg.win_length})")
     if cfg.n_mels > cfg.n_fft // 2 + 1:
-        raise bad("n_mels", f"must be at most n_fft/2+1 = {cfg.n_fft // 2 + 1} for a {cfg.win_ms:g} ms window")
+        limit = cfg.n_fft // 2 + 1
+        raise bad("n_mels", f"must be at most n_fft/2+1 = {limit} for a {cfg.win_ms:g} ms window")
     if cfg.kind == "mfcc" and cfg.n_mfcc > cfg.n_mels:
         raise bad("n_mfcc", f"must be at most n_mels ({cfg.n_mels})")
 
@@ -78,17 +80,20 @@ class Frontend(torch.nn.Module):
         self.cfg = cfg
         window = torch.hann_window(cfg.win_length, periodic=True)
         left = (cfg.n_fft - cfg.win_length) // 2
-        self.register_buffer("window", torch.nn.functional.pad(window, (left, cfg.n_fft - cfg.win_length - left)))
+        right = cfg.n_fft - cfg.win_length - left
+        self.register_buffer("window", torch.nn.functional.pad(window, (left, right)))  # (n_fft,)
         fb = AF.melscale_fbanks(cfg.n_fft // 2 + 1, F_MIN, cfg.sample_rate / 2, cfg.n_mels, cfg.sample_rate)
         self.register_buffer("mel_fb", fb)  # (n_fft/2+1, n_mels)
         if cfg.kind == "mfcc":
-            self.register_buffer("dct", AF.create_dct(cfg.n_mfcc, cfg.n_mels, norm="ortho"))  # (n_mels, n_mfcc)
+            dct = AF.create_dct(cfg.n_mfcc, cfg.n_mels, norm="ortho")
+            self.register_buffer("dct", dct)  # (n_mels, n_mfcc)
 
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
         spec = torch.stft(wave, self.cfg.n_fft, self.cfg.hop_length, window=self.window, center=True,
                           pad_mode="reflect", return_complex=True)  # (B, n_fft/2+1, frames)
         power = spec.real.square() + spec.imag.square()
-        logmel = torch.log(torch.matmul(power.transpose(1, 2), self.mel_fb) + LOG_FLOOR)  # (B, frames, n_mels)
+        mel = torch.matmul(power.transpose(1, 2), self.mel_fb)  # (B, frames, n_mels)
+        logmel = torch.log(mel + LOG_FLOOR)
         if self.cfg.kind == "mfcc":
             return torch.matmul(logmel, self.dct).transpose(1, 2)  # (B, n_mfcc, frames)
         return logmel.transpose(1, 2)  # (B, n_mels, frames)

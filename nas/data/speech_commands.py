@@ -34,7 +34,9 @@ def hash_split(relpath: str, valid_percent: float = 10.0, test_percent: float = 
     speaker = re.sub(r"_nohash_.*$", "", Path(relpath).name)
     h = int(hashlib.sha1(speaker.encode()).hexdigest(), 16)
     percent = (h % (_MAX_PER_CLASS + 1)) * (100.0 / _MAX_PER_CLASS)
-    return "valid" if percent < valid_percent else "test" if percent < valid_percent + test_percent else "train"
+    if percent < valid_percent:
+        return "valid"
+    return "test" if percent < valid_percent + test_percent else "train"
 
 
 class SpeechCommandsSource(DatasetSource):

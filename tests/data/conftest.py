@@ -43,7 +43,8 @@ def fsdd_tiny(tmp_path: Path) -> Path:
     for s, speaker in enumerate(("alice", "bob", "carol")):
         for digit in range(10):
             for take in range(6):
-                write_wav(rec / f"{digit}_{speaker}_{take}.wav", tone(200 + 90 * digit + 7 * s, 0.2, 8000), 8000)
+                clip = tone(200 + 90 * digit + 7 * s, 0.2, 8000)
+                write_wav(rec / f"{digit}_{speaker}_{take}.wav", clip, 8000)
     write_wav(rec / "hello.wav", tone(300, 0.1, 8000), 8000)
     return tmp_path / "fsdd"
 
@@ -95,8 +96,8 @@ def urbansound8k_root(tmp_path: Path) -> Path:
         for fold in range(1, 11):
             sr, subtype, ch = formats[(class_id + fold) % len(formats)]
             fname = f"{1000 + fold}-{class_id}-0-0.wav"
-            write_wav(root / "audio" / f"fold{fold}" / fname, tone(250 + 300 * class_id, 0.15, sr, channels=ch),
-                      sr, subtype)
+            clip = tone(250 + 300 * class_id, 0.15, sr, channels=ch)
+            write_wav(root / "audio" / f"fold{fold}" / fname, clip, sr, subtype)
             rows.append(f"{fname},{1000 + fold},0.0,0.15,1,{fold},{class_id},{name}")
     _write_csv(root / "metadata" / "UrbanSound8K.csv",
                "slice_file_name,fsID,start,end,salience,fold,classID,class", rows)

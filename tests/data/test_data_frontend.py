@@ -118,7 +118,8 @@ def test_silent_and_short_clips_give_finite_features():
 def test_class_weights_come_from_the_training_split():
     labels = np.array([0] * 8 + [1] * 2 + [1] * 6)  # train: 8 vs 2, test: class 1 only
     rng = np.random.default_rng(0)
-    ds = _dataset(tuple(rng.standard_normal(800).astype(np.float32) * (i + 1) for i in range(16)), labels, rate=8000,
+    clips = tuple(rng.standard_normal(800).astype(np.float32) * (i + 1) for i in range(16))
+    ds = _dataset(clips, labels, rate=8000,
                   splits={"train": np.arange(10), "valid": np.arange(0), "test": np.arange(10, 16)})
     fs = build_features(ds, FrontendConfig(sample_rate=8000, clip_seconds=0.1, n_mels=16))
     np.testing.assert_allclose(fs.class_weights, [0.4, 1.6], rtol=1e-6)  # inverse of 8:2, mean 1
