@@ -2,47 +2,101 @@
 
 The frontend runs on the device before the model, so it is part of the searched candidate and is
 priced by the hardware stage. Here it is a torch module built once from a :class:`FrontendConfig`
-(window, mel filterbank and DCT as buffers); ``forward`` maps (batch, samples) -> (batch, features, frames).
+(window, mel filterbank and DCT as buffers); ``forward`` maps (batch, samples) -> (batch, features,
+frames) with the same numbers as torchaudio's ``MelSpectrogram`` + log (checked by the tests).
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
+from numbers import Real
 
 import numpy as np
 import torch
 import torchaudio.functional as AF
-import torchaudio.transforms as T
 
 from nas.candidate import FrontendConfig
+from nas.data.audio import resample
 from nas.data.base import AudioDataset
+from nas.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
-_LOG_FLOOR = 1e-6
+LOG_FLOOR = 1e-6  # added to mel energies before the log (torchaudio's MFCC uses the same)
+F_MIN = 20.0
+FRONTEND_VERSION = "frontend-v2"  # part of feature-cache keys: bump when the numbers change
+
+
+def validate_frontend(cfg: FrontendConfig) -> None:
+    """Refuse settings that cannot produce features, naming the field.
+
+    Raises:
+        ConfigError: e.g. ``hop_ms`` giving a hop of 0 samples, ``n_mels`` above ``n_fft/2+1``.
+    """
+    def bad(name: str, why: str) -> ConfigError:
+        return ConfigError(f"frontend {name}={getattr(cfg, name)!r}: {why}")
+
+    choices = {"kind": ("logmel", "mfcc"), "pad_mode": ("zeros", "wrap", "reflect"),
+               "normalization": ("none", "global", "per_clip")}
+    for name, allowed in choices.items():
+        if getattr(cfg, name) not in allowed:
+            raise bad(name, f"must be one of {', '.join(allowed)}")
+    for name in ("sample_rate", "clip_seconds", "win_ms", "hop_ms", "n_mels", "n_mfcc"):
+        value = getattr(cfg, name)
+        if not isinstance(value, Real) or isinstance(value, bool) or not math.isfinite(value) or value <= 0:
+            raise bad(name, "must be a positive number")
+    for name in ("sample_rate", "n_mels", "n_mfcc"):
+        if int(getattr(cfg, name)) != getattr(cfg, name):
+            raise bad(name, "must be an integer")
+    if cfg.sample_rate < 1000:
+        raise bad("sample_rate", "must be at least 1000 Hz")
+    if cfg.win_length < 2:
+        raise bad("win_ms", f"gives a window of {cfg.win_length} sample(s) at {cfg.sample_rate} Hz")
+    if cfg.hop_length < 1:
+        raise bad("hop_ms", f"gives a hop of 0 samples at {cfg.sample_rate} Hz")
+    if cfg.n_samples < cfg.win_length:
+        raise bad("clip_seconds",
+                  f"gives {cfg.n_samples} samples, shorter than one window ({cfg.win_length})")
+    if cfg.n_mels > cfg.n_fft // 2 + 1:
+        limit = cfg.n_fft // 2 + 1
+        raise bad("n_mels", f"must be at most n_fft/2+1 = {limit} for a {cfg.win_ms:g} ms window")
+    if cfg.kind == "mfcc" and cfg.n_mfcc > cfg.n_mels:
+        raise bad("n_mfcc", f"must be at most n_mels ({cfg.n_mels})")
 
 
 class Frontend(torch.nn.Module):
-    """Waveform (B, samples) at ``cfg.sample_rate`` -> features (B, n_features, n_frames)."""
+    """Waveform (B, samples) at ``cfg.sample_rate`` -> features (B, n_features, n_frames).
+
+    Power STFT (Hann window of ``win_length`` centred in ``n_fft``, centred frames with reflect
+    padding), HTK mel filterbank from 20 Hz to Nyquist, ``log(mel + 1e-6)``, then an orthonormal
+    DCT-II for MFCC. ``n_frames = 1 + samples // hop_length``.
+    """
 
     def __init__(self, cfg: FrontendConfig):
         super().__init__()
+        validate_frontend(cfg)
         self.cfg = cfg
-        self.mel = T.MelSpectrogram(
-            sample_rate=cfg.sample_rate, n_fft=cfg.n_fft, win_length=cfg.win_length,
-            hop_length=cfg.hop_length, n_mels=cfg.n_mels, power=2.0, center=True,
-            f_min=20.0, f_max=cfg.sample_rate / 2,
-        )
+        window = torch.hann_window(cfg.win_length, periodic=True)
+        left = (cfg.n_fft - cfg.win_length) // 2
+        right = cfg.n_fft - cfg.win_length - left
+        self.register_buffer("window", torch.nn.functional.pad(window, (left, right)))  # (n_fft,)
+        fb = AF.melscale_fbanks(cfg.n_fft // 2 + 1, F_MIN, cfg.sample_rate / 2, cfg.n_mels, cfg.sample_rate)
+        self.register_buffer("mel_fb", fb)  # (n_fft/2+1, n_mels)
         if cfg.kind == "mfcc":
-            self.register_buffer("dct", AF.create_dct(cfg.n_mfcc, cfg.n_mels, norm="ortho"))
+            dct = AF.create_dct(cfg.n_mfcc, cfg.n_mels, norm="ortho")
+            self.register_buffer("dct", dct)  # (n_mels, n_mfcc)
 
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
-        spec = self.mel(wave)  # (B, n_mels, frames)
-        logmel = torch.log(spec + _LOG_FLOOR)
+        spec = torch.stft(wave, self.cfg.n_fft, self.cfg.hop_length, window=self.window, center=True,
+                          pad_mode="reflect", return_complex=True)  # (B, n_fft/2+1, frames)
+        power = spec.real.square() + spec.imag.square()
+        mel = torch.matmul(power.transpose(1, 2), self.mel_fb)  # (B, frames, n_mels)
+        logmel = torch.log(mel + LOG_FLOOR)
         if self.cfg.kind == "mfcc":
-            return torch.matmul(logmel.transpose(1, 2), self.dct).transpose(1, 2)  # (B, n_mfcc, frames)
-        return logmel
+            return torch.matmul(logmel, self.dct).transpose(1, 2)  # (B, n_mfcc, frames)
+        return logmel.transpose(1, 2)  # (B, n_mels, frames)
 
 
 def fit_length(wave: np.ndarray, n: int, pad_mode: str) -> np.ndarray:
@@ -71,7 +125,8 @@ def fit_length(wave: np.ndarray, n: int, pad_mode: str) -> np.ndarray:
 class FeatureSet:
     """Features of every clip of a dataset under one frontend, ready for training and evaluation.
 
-    ``x`` is (N, n_features, n_frames) float32, already normalised as the frontend says.
+    ``x`` is (N, n_features, n_frames) float32, already normalised as the frontend says;
+    ``class_weights`` come from the training split (inverse frequency, mean 1).
     """
 
     x: np.ndarray
@@ -94,25 +149,30 @@ class FeatureSet:
         return len(self.class_names)
 
 
-def _resample(wave: np.ndarray, orig: int, new: int) -> np.ndarray:
-    if orig == new:
-        return wave
-    return AF.resample(torch.from_numpy(wave), orig, new).numpy()
+def fixed_length_waves(clips: tuple[np.ndarray, ...] | list[np.ndarray], rate: int, cfg: FrontendConfig
+                       ) -> np.ndarray:
+    """(N, cfg.n_samples) float32: clips cut/padded at their own ``rate``, then resampled as a batch."""
+    n_src = int(math.ceil(cfg.clip_seconds * rate))
+    waves = np.stack([fit_length(c, n_src, cfg.pad_mode) for c in clips]).astype(np.float32)
+    waves = resample(waves, rate, cfg.sample_rate)  # (N, ~n_samples)
+    if waves.shape[1] >= cfg.n_samples:
+        return np.ascontiguousarray(waves[:, :cfg.n_samples])
+    return np.pad(waves, ((0, 0), (0, cfg.n_samples - waves.shape[1])))
 
 
 @torch.no_grad()
 def extract_features(dataset: AudioDataset, cfg: FrontendConfig, batch: int = 256) -> np.ndarray:
     """Raw (unnormalised) features of every clip: (N, n_features, n_frames) float32."""
     frontend = Frontend(cfg).eval()
-    waves = np.stack([
-        fit_length(_resample(c, dataset.sample_rate, cfg.sample_rate), cfg.n_samples, cfg.pad_mode)
-        for c in dataset.clips
-    ]).astype(np.float32)
-    out = [frontend(torch.from_numpy(waves[i:i + batch])).numpy() for i in range(0, len(waves), batch)]
-    return np.concatenate(out).astype(np.float32)
+    out = np.empty((len(dataset.clips), *cfg.feature_shape), dtype=np.float32)
+    for i in range(0, len(dataset.clips), batch):
+        waves = fixed_length_waves(dataset.clips[i:i + batch], dataset.sample_rate, cfg)
+        out[i:i + len(waves)] = frontend(torch.from_numpy(waves)).numpy()
+    return out
 
 
 def normalize(raw: np.ndarray, train_idx: np.ndarray, mode: str) -> np.ndarray:
+    """``global``: per-coefficient mean/std of the training split; ``per_clip``; or ``none``."""
     if mode == "global":
         mean = raw[train_idx].mean(axis=(0, 2), keepdims=True)
         std = raw[train_idx].std(axis=(0, 2), keepdims=True) + 1e-5

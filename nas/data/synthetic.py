@@ -194,7 +194,8 @@ class SyntheticSource(DatasetSource):
             clips.append(make_clip(class_names[y], self.sample_rate, self.seconds, rng))
         splits = stratified_split(labels, (0.6, 0.2, 0.2), self.seed)
         fp = content_fingerprint("synthetic-v1", self.n_clips, self.seed, self.sample_rate, self.seconds)
-        summary = make_summary(self.describe(), class_names, labels, splits)
+        summary = make_summary(self.describe(), class_names, labels, splits, sample_rate=self.sample_rate)
+        sources = tuple(f"synthetic/{class_names[y]}/{i}" for i, y in enumerate(labels))
         log.info("generated %d synthetic clips", len(clips))
         return AudioDataset(self.describe(), class_names, self.sample_rate, tuple(clips), labels,
-                            splits, fp, summary)
+                            splits, fp, summary, sources=sources)
