@@ -151,3 +151,25 @@ def make_engine(url: str) -> Engine:
 
 def make_sessionmaker(engine: Engine) -> sessionmaker:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+# --- REST API additions (kept at the end so they merge cleanly) ---------------------------------
+from sqlalchemy import Index  # noqa: E402
+
+
+class ApiTokenRow(Base):
+    """A named API token for writes; only its SHA-256 is stored (``nas token create NAME`` prints it once)."""
+
+    __tablename__ = "nas_api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+# The trial table pages through thousands of trials of one study sorted by a figure; the Pareto
+# query looks up one study's front on one device.
+Index("ix_nas_trials_study_accuracy", TrialRow.study_id, TrialRow.accuracy)
+Index("ix_nas_trials_study_latency", TrialRow.study_id, TrialRow.latency_ms)
+Index("ix_nas_pareto_study_device", ParetoPointRow.study_id, ParetoPointRow.device)
