@@ -241,9 +241,11 @@ def list_trials(session: Session, name: str, *, page: int = 1, per_page: int = 5
     total = session.scalar(select(func.count()).select_from(TrialRow).where(*where)) or 0
     col = getattr(TrialRow, sort)
     key = col.desc() if order == "desc" else col.asc()
-    q = (select(*_SUMMARY_COLUMNS).where(*where).order_by(col.is_(None), key, TrialRow.number)
-         .offset((page - 1) * per_page).limit(per_page))
-    items = [TrialSummary(*r) for r in session.execute(q).all()]
+    # Sort ids only (an index-only scan of (study_id, key)), then load the page's rows.
+    ids = session.scalars(select(TrialRow.id).where(*where).order_by(col.is_(None), key, TrialRow.id)
+                          .offset((page - 1) * per_page).limit(per_page)).all()
+    rows = {r.id: r for r in session.execute(select(*_SUMMARY_COLUMNS).where(TrialRow.id.in_(ids))).all()}
+    items = [TrialSummary(*rows[i]) for i in ids]
     return TrialPage(int(total), page, per_page, sort, order, items)
 
 
@@ -396,6 +398,11 @@ def sampled_params(session: Session, name: str, *, limit: int = 20_000) -> dict[
     keys = sorted({k for f in flat for k in f})
     return {"trial_id": [r[0] for r in rows], "accuracy": [r[1] for r in rows],
             "feasible": [bool(r[2]) for r in rows], "params": {k: [f.get(k) for f in flat] for k in keys}}
+
+
+def study_config(session: Session, name: str) -> dict[str, Any]:
+    """The stored config of study ``name`` (cheaper than :func:`study_info`)."""
+    return dict(_study(session, name).config)
 
 
 def _flatten_candidate(c: dict[str, Any]) -> dict[str, Any]:

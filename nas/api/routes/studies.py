@@ -10,6 +10,7 @@ from nas import service
 from nas.api.deps import SessionDep, SettingsDep, StudyName, WriterDep, require_read
 from nas.api.schemas import (ERRORS, HistoryPointOut, ParamsOut, ParetoOut, SortKey, StudyCreate, StudyOut,
                              TrialPageOut)
+from nas.errors import ConfigError, NotFoundError
 
 router = APIRouter(prefix="/api/studies", tags=["studies"], responses=ERRORS)
 reads = [Depends(require_read)]
@@ -18,7 +19,11 @@ reads = [Depends(require_read)]
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=StudyOut)
 def create_study(body: StudyCreate, session: SessionDep, settings: SettingsDep, owner: WriterDep) -> StudyOut:
     """Register a study; workers (``nas serve --workers N`` or ``nas worker``) pick it up."""
-    return StudyOut.of(service.create_study(session, settings.db_url, body.to_config(), owner=owner))
+    try:
+        info = service.create_study(session, settings.db_url, body.to_config(), owner=owner)
+    except NotFoundError as e:  # an unknown space or device named in the body: the body is invalid
+        raise ConfigError(str(e)) from e
+    return StudyOut.of(info)
 
 
 @router.get("", response_model=list[StudyOut], dependencies=reads)
@@ -51,7 +56,7 @@ def pareto(name: StudyName, session: SessionDep,
            ) -> ParetoOut:
     """The stored Pareto front on one device, best accuracy first."""
     points = service.pareto(session, name, device=device, feasible_only=feasible_only)
-    cfg = service.study_info(session, name).config
+    cfg = service.study_config(session, name)
     return ParetoOut(study=name, device=device or cfg["devices"][0], devices=cfg["devices"],
                      objectives=cfg["objectives"], feasible_only=feasible_only, points=points)
 
