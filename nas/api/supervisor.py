@@ -58,7 +58,10 @@ class WorkerSupervisor:
             if p.returncode != 0:
                 log.warning("worker pid %d exited with status %d", p.pid, p.returncode)
             self.procs.remove(p)
-        want = min(self.n_workers - len(self.procs), unclaimed_trials(self.sessions))
+        # A worker that is still starting has not claimed its trial yet: count every live worker
+        # against the unclaimed trials, so one trial never gets two new processes.
+        live = len(self.procs)
+        want = min(self.n_workers - live, unclaimed_trials(self.sessions) - live)
         for _ in range(max(0, want)):
             self.procs.append(subprocess.Popen(self.command()))
             self.started += 1

@@ -14,7 +14,7 @@
     const names = d.layers.map(l => `${l.index} ${l.op}`);
     const info = d.layers.map(l => `${l.shape} ${l.dtype}<br>${(l.macs || 0).toLocaleString()} MACs<br>${l.kernel || ''}`);
     Plotly.react('layer-latency', [{type: 'bar', orientation: 'h', y: names, x: d.layers.map(l => l.ms), text: info,
-                                    hovertemplate: '%{y}: %{x:.3f} ms<br>%{text}<extra></extra>', marker: {color: '#1f77b4'}}],
+                                    textposition: 'none', hovertemplate: '%{y}: %{x:.3f} ms<br>%{text}<extra></extra>', marker: {color: '#1f77b4'}}],
                  {title: {text: `latency per layer on ${d.device} (${d.latency_source}, total ${d.latency_ms.toFixed(2)} ms)`},
                   margin: {l: 160, t: 40}, xaxis: {title: {text: 'ms'}}, yaxis: {autorange: 'reversed'}}, cfg);
     Plotly.react('layer-memory', [
@@ -31,7 +31,7 @@
     const c = T.confusion;
     if (!c.length) return Plotly.react('confusion', [], {annotations: [{text: 'not trained', showarrow: false, xref: 'paper', yref: 'paper', x: .5, y: .5}]});
     const names = c.map((_, i) => T.class_names[i] || String(i));
-    Plotly.react('confusion', [{type: 'heatmap', z: c, x: names, y: names, colorscale: 'Blues', texttemplate: '%{z}',
+    Plotly.react('confusion', [{type: 'heatmap', z: c, x: names, y: names, colorscale: 'Blues', reversescale: true, texttemplate: '%{z}',
                                 hovertemplate: 'true %{y}, predicted %{x}: %{z}<extra></extra>'}],
                  {margin: {t: 10, l: 90, b: 80}, xaxis: {title: {text: 'predicted'}}, yaxis: {title: {text: 'true'}, autorange: 'reversed'}}, cfg);
   }
