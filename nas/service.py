@@ -354,12 +354,11 @@ def trial_model(session: Session, trial_id: int) -> tuple[str, bytes]:
 
 def price_trial_everywhere(session: Session, trial_id: int) -> list[DeviceFigures]:
     """Price a trial's ``.tflite`` on every shipped hardware profile (not only the study's devices)."""
+    from nas.candidate import Candidate
     from nas.hardware import list_profiles, price_all
 
     _, data = trial_model(session, trial_id)
     t = _trial_row(session, trial_id)
-    from nas.candidate import Candidate
-
     frontend = Candidate.from_dict(t.candidate).frontend
     out = []
     for r in price_all(data, list_profiles(), frontend=frontend):
