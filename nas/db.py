@@ -151,3 +151,27 @@ def make_engine(url: str) -> Engine:
 
 def make_sessionmaker(engine: Engine) -> sessionmaker:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+# --- REST API additions (kept at the end so they merge cleanly) ---------------------------------
+from sqlalchemy import Index  # noqa: E402
+
+
+class ApiTokenRow(Base):
+    """A named API token for writes; only its SHA-256 is stored (``nas token create NAME`` prints it once)."""
+
+    __tablename__ = "nas_api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+# The trial table pages through thousands of trials of one study sorted by a figure: one index per
+# sort key keeps it an index-only sort. The summary index covers study_info's counts and best values.
+for _key in ("accuracy", "latency_ms", "ram_kb", "flash_kb", "params", "macs", "finished_at"):
+    Index(f"ix_nas_trials_study_{_key}", TrialRow.study_id, getattr(TrialRow, _key))
+Index("ix_nas_trials_study_summary", TrialRow.study_id, TrialRow.status, TrialRow.feasible, TrialRow.accuracy,
+      TrialRow.latency_ms, TrialRow.ram_kb)
+Index("ix_nas_pareto_study_device", ParetoPointRow.study_id, ParetoPointRow.device)

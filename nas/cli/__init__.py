@@ -17,6 +17,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     studies.register(sub)
     hardware.register(sub)
+    from nas.cli import api as api_cli
+    api_cli.register(sub)
     return parser
 
 

@@ -1,0 +1,48 @@
+"""``create_app(settings) -> FastAPI``: the REST API (OpenAPI at ``/docs``) and the dashboard.
+
+Nothing happens at import time: the engine and session factory are made here, from ``settings``,
+and kept on ``app.state`` for the dependencies in :mod:`nas.api.deps`.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+import nas
+from nas.api.errors import install_error_handlers
+from nas.api.routes import meta, pages, studies, trials
+from nas.api.settings import Settings
+from nas.db import make_engine, make_sessionmaker
+
+log = logging.getLogger(__name__)
+STATIC = Path(__file__).resolve().parent / "static"
+
+DESCRIPTION = """Hardware-aware NAS for embedded audio classifiers.
+
+Writes (`POST`) need `Authorization: Bearer <token>`: the server's `NAS_API_TOKEN` or a token made
+with `nas token create NAME`. Reads are open unless the server sets `NAS_API_READ_REQUIRES_TOKEN=1`.
+Errors are JSON: `{"detail": "<what was wrong>"}`.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app on ``settings`` (default: from the ``NAS_*`` environment variables)."""
+    settings = settings or Settings.from_env()
+    if settings.db_url.startswith("sqlite:///"):
+        Path(settings.db_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.db_url)
+    app = FastAPI(title="nas", version=nas.__version__, description=DESCRIPTION)
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessions = make_sessionmaker(engine)
+    install_error_handlers(app)
+    for module in (studies, trials, meta, pages):
+        app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    log.info("API on %s (reads %s)", engine.url.render_as_string(hide_password=True),
+             "need a token" if settings.read_requires_token else "open")
+    return app

@@ -1,0 +1,101 @@
+"""Server-rendered dashboard pages (Jinja2 + Plotly). Each page embeds its first data as JSON and
+polls the REST API while a study runs; plotly.js is served by the app itself (no CDN)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import quote
+
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from nas import service
+from nas.api.deps import SessionDep, SettingsDep, StudyName, TrialId, token_owner
+from nas.api.schemas import ParetoOut, StudyOut, TrialDetailOut, TrialPageOut
+from nas.errors import AuthError
+
+router = APIRouter(include_in_schema=False)
+templates = Jinja2Templates(directory=str(Path(__file__).resolve().parents[1] / "templates"))
+
+AXES = ("accuracy", "test_accuracy", "latency_ms", "ram_kb", "flash_kb", "params", "macs", "bits", "prune_ratio")
+TRIAL_COLUMNS = (("number", "#"), ("status", "status"), ("arch", "architecture"), ("bits", "bits"),
+                 ("prune_ratio", "prune"), ("accuracy", "acc"), ("test_accuracy", "test"),
+                 ("latency_ms", "latency ms"), ("ram_kb", "RAM KB"), ("flash_kb", "flash KB"),
+                 ("params", "params"), ("macs", "MACs"), ("finished_at", "finished"))
+
+
+def fmt(v: object, spec: str) -> str:
+    return "-" if v is None else format(v, spec)
+
+
+templates.env.globals["fmt"] = fmt
+
+
+def plotly_path() -> Path:
+    import plotly
+
+    return Path(plotly.__file__).resolve().parent / "package_data" / "plotly.min.js"
+
+
+def _render(request: Request, name: str, **context: object) -> HTMLResponse:
+    return templates.TemplateResponse(request, name, context)
+
+
+def _login_needed(request: Request, settings: SettingsDep, session: SessionDep) -> Response | None:
+    if not settings.read_requires_token:
+        return None
+    try:
+        token_owner(request, settings, session)
+    except AuthError:
+        return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
+    return None
+
+
+@router.get("/vendor/plotly.min.js", name="plotly_js")
+def plotly_js() -> FileResponse:
+    return FileResponse(plotly_path(), media_type="application/javascript",
+                        headers={"Cache-Control": "public, max-age=86400"})
+
+
+@router.get("/login")
+def login(request: Request, next: str = "/") -> HTMLResponse:
+    target = next if next.startswith("/") and not next.startswith("//") else "/"
+    return _render(request, "login.html", next=target)
+
+
+@router.get("/", name="studies_page")
+def studies_page(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+    if (r := _login_needed(request, settings, session)) is not None:
+        return r
+    studies = [StudyOut.of(i) for i in service.list_studies(session)]
+    return _render(request, "studies.html", studies=studies, poll_ms=int(settings.poll_seconds * 1000))
+
+
+@router.get("/studies/{name}", name="study_page")
+def study_page(name: StudyName, request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+    if (r := _login_needed(request, settings, session)) is not None:
+        return r
+    study = StudyOut.of(service.study_info(session, name))
+    device = study.config["devices"][0]
+    pareto = ParetoOut(study=name, device=device, devices=study.config["devices"],
+                       objectives=study.config["objectives"], feasible_only=True,
+                       points=service.pareto(session, name, device=device))
+    trials = TrialPageOut.model_validate(service.list_trials(session, name, per_page=50))
+    history = service.hypervolume_history(session, name)
+    initial = {"study": study.model_dump(mode="json"), "pareto": pareto.model_dump(mode="json"),
+               "trials": trials.model_dump(mode="json"),
+               "history": [{"n_trials": h.n_trials, "hypervolume": h.hypervolume, "front_size": h.front_size}
+                           for h in history],
+               "poll_ms": int(settings.poll_seconds * 1000), "columns": [k for k, _ in TRIAL_COLUMNS]}
+    objectives = [o for o in study.config["objectives"] if o != "accuracy"]
+    return _render(request, "study.html", study=study, initial=initial, axes=AXES,
+                   default_x=objectives[0] if objectives else "latency_ms", trial_columns=TRIAL_COLUMNS)
+
+
+@router.get("/trials/{trial_id}", name="trial_page")
+def trial_page(trial_id: TrialId, request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+    if (r := _login_needed(request, settings, session)) is not None:
+        return r
+    t = TrialDetailOut.model_validate(service.trial_detail(session, trial_id))
+    return _render(request, "trial.html", t=t, initial=t.model_dump(mode="json"))

@@ -1,0 +1,247 @@
+"""Request and response models of the REST API (pydantic), one per resource shape.
+
+Responses are built from the service's frozen dataclasses (``from_attributes``); requests are
+validated before any route code runs, and anything that would name a file on the server (a search
+space or profile path, a dataset folder) is refused: the API takes shipped names only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from nas.service import TRIAL_SORT_KEYS
+from nas.study_config import StudyConfig
+
+SHIPPED_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+DATASET_SPEC = re.compile(r"^[a-z][a-z0-9_]{0,31}(:[0-9]{1,7})?$")
+MAX_SEED = 10_000  # Optuna seeds must stay below 2**32 after the per-worker offsets
+
+SortKey = Literal[TRIAL_SORT_KEYS]  # type: ignore[valid-type]
+
+
+class ErrorOut(BaseModel):
+    detail: str = Field(description="what was wrong and how to fix it")
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorOut, "description": text} for code, text in (
+        (401, "missing or invalid API token"), (404, "no such study, trial or device"),
+        (422, "invalid request: the message names each bad field"))
+}
+
+
+class StudyCreate(StudyConfig):
+    """Body of ``POST /api/studies``: the fields of a study config (``nas/study_config.py``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, json_schema_extra={
+        "examples": [{"name": "kws-m4", "dataset": "synthetic", "space": "demo", "devices": ["nucleo-l4r5zi"],
+                      "objectives": ["accuracy", "latency_ms", "ram_kb"], "n_trials": 40, "sampler": "nsga2"}]})
+
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+    devices: list[str] = Field(default_factory=lambda: ["nucleo-l4r5zi"], min_length=1, max_length=16)
+    objectives: list[str] = Field(default_factory=lambda: ["accuracy", "latency_ms", "ram_kb"], min_length=2,
+                                  max_length=6)
+    seed: int = Field(0, ge=0, le=MAX_SEED)
+
+    @field_validator("space")
+    @classmethod
+    def _space(cls, v: str) -> str:
+        if not SHIPPED_NAME.match(v):
+            raise ValueError("must be the name of a shipped search space (GET /api/spaces), not a path")
+        return v
+
+    @field_validator("devices")
+    @classmethod
+    def _devices(cls, v: list[str]) -> list[str]:
+        bad = [d for d in v if not SHIPPED_NAME.match(d)]
+        if bad:
+            raise ValueError(f"{bad[0][:40]!r} is not a profile name (GET /api/devices lists them)")
+        if len(set(v)) != len(v):
+            raise ValueError("devices must not repeat")
+        return v
+
+    @field_validator("dataset")
+    @classmethod
+    def _dataset(cls, v: str) -> str:
+        if not DATASET_SPEC.match(v):
+            raise ValueError("must be a dataset name with an optional count, e.g. 'synthetic' or 'synthetic:400'; "
+                             "datasets read from a server folder are registered with 'nas study create'")
+        return v
+
+    def to_config(self) -> StudyConfig:
+        return StudyConfig.parse(self.model_dump())
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class StudyOut(_Out):
+    name: str
+    status: str = Field(description="created | running | stopped | finished")
+    budget: int
+    claimed: int
+    finished: int
+    feasible: int
+    failed: int
+    progress: float = Field(description="finished / budget, 0..1")
+    config: dict[str, Any]
+    created_at: dt.datetime
+    best: dict[str, float | None] = Field(description="best accuracy, latency and RAM among feasible trials")
+    hypervolume: float | None
+    dataset_summary: dict[str, Any] | None = None
+
+    @classmethod
+    def of(cls, info: Any) -> StudyOut:
+        return cls.model_validate({**info.__dict__, "progress": info.finished / info.budget if info.budget else 0.0})
+
+
+class FrontPointOut(_Out):
+    number: int
+    trial_id: int
+    family: str
+    arch: str
+    frontend: str
+    bits: int
+    prune_ratio: float
+    accuracy: float | None
+    test_accuracy: float | None
+    latency_ms: float
+    ram_kb: float
+    flash_kb: float
+    latency_source: str
+    ram_source: str
+    params: int | None
+    macs: int | None
+    device: str
+    feasible: bool
+
+
+class ParetoOut(BaseModel):
+    study: str
+    device: str
+    devices: list[str]
+    objectives: list[str]
+    feasible_only: bool
+    points: list[FrontPointOut]
+
+
+class TrialSummaryOut(_Out):
+    id: int
+    number: int
+    status: str
+    reason: str | None
+    family: str
+    arch: str
+    bits: int
+    prune_ratio: float
+    accuracy: float | None
+    test_accuracy: float | None
+    latency_ms: float | None
+    ram_kb: float | None
+    flash_kb: float | None
+    params: int | None
+    macs: int | None
+    feasible: bool
+    finished_at: dt.datetime
+
+
+class TrialPageOut(_Out):
+    total: int
+    page: int
+    per_page: int
+    sort: str
+    order: str
+    items: list[TrialSummaryOut]
+
+
+class DeviceFiguresOut(_Out):
+    device: str
+    deployable: bool
+    latency_ms: float
+    ram_kb: float
+    flash_kb: float
+    arena_kb: float
+    latency_source: str
+    ram_source: str
+    flash_source: str
+    reason: str | None
+    layers: list[dict[str, Any]] = Field(description="per-op cost: op, shape, dtype, macs, ms, share, "
+                                                     "activation_kb, scratch_kb")
+    details: dict[str, Any]
+
+
+class TrialDetailOut(_Out):
+    id: int
+    study: str
+    number: int
+    status: str
+    reason: str | None
+    candidate: dict[str, Any]
+    family: str
+    arch: str
+    frontend: str
+    bits: int
+    prune_ratio: float
+    accuracy: float | None
+    test_accuracy: float | None
+    float_accuracy: float | None
+    params: int | None
+    macs: int | None
+    tflite_bytes: int | None
+    feasible: bool
+    worker: str
+    finished_at: dt.datetime
+    history: list[dict[str, Any]]
+    confusion: list[list[int]]
+    class_names: list[str]
+    seconds: dict[str, float]
+    has_tflite: bool
+    devices: list[DeviceFiguresOut]
+
+
+class HistoryPointOut(_Out):
+    n_trials: int
+    front_size: int
+    hypervolume: float
+    at: dt.datetime
+
+
+class ParamsOut(BaseModel):
+    trial_id: list[int]
+    accuracy: list[float | None]
+    feasible: list[bool]
+    params: dict[str, list[Any]]
+
+
+class DeviceOut(BaseModel):
+    name: str
+    kind: str
+    core: str
+    clock_mhz: float
+    sram_kb: float
+    flash_kb: float
+    runtime: str
+    kernels: str
+    kernel_variant: str
+    measured: bool
+    description: str
+    source: str
+
+
+class SpaceOut(BaseModel):
+    name: str
+    description: str
+    families: list[str]
+    size: int | None = Field(description="number of distinct candidates; null when a range is continuous")
+    lines: list[str]
+
+
+class HealthOut(BaseModel):
+    status: str
+    database: str
+    version: str

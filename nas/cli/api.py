@@ -1,0 +1,69 @@
+"""``nas serve`` (REST API + dashboard with N local workers) and ``nas token`` (write tokens)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from nas.cli.studies import DEFAULT_DB, _sessions
+from nas.errors import ConfigError
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from nas.api import Settings, create_app
+    from nas.api.supervisor import WorkerSupervisor
+
+    settings = Settings.from_env(db_url=args.db, dev=True if args.dev else None,
+                                 read_requires_token=True if args.read_requires_token else None)
+    app = create_app(settings)
+    supervisor = WorkerSupervisor(settings.db_url, args.workers, artifacts=Path(args.artifacts),
+                                  poll_s=args.poll)
+    supervisor.start()
+    print(f"nas API on http://{args.host}:{args.port} (dashboard /, OpenAPI /docs), database {settings.db_url}, "
+          f"{args.workers} local worker(s)" + ("" if args.workers else ": remote 'nas worker' processes do the work"),
+          flush=True)
+    try:
+        uvicorn.run(app, host=args.host, port=args.port, log_level="info" if args.verbose else "warning")
+    finally:
+        supervisor.stop()
+    return 0
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    from nas import service
+
+    if args.action != "list" and not args.token_name:
+        raise ConfigError(f"nas token {args.action} needs a token name, e.g. nas token {args.action} ci-bot")
+    with _sessions(args.db)() as s:
+        if args.action == "create":
+            token = service.create_api_token(s, args.token_name)
+            print(f"token '{args.token_name}' (shown once; send it as 'Authorization: Bearer ...'):\n{token}")
+        elif args.action == "revoke":
+            service.revoke_api_token(s, args.token_name)
+            print(f"revoked token '{args.token_name}'")
+        else:
+            for name, created in service.list_api_tokens(s):
+                print(f"{name:<32} created {created:%Y-%m-%d %H:%M}")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("serve", help="run the REST API and dashboard, with N local workers")
+    p.add_argument("--db", default=None, help=f"database URL (default $NAS_DB or {DEFAULT_DB})")
+    p.add_argument("--workers", type=int, default=1,
+                   help="local worker processes (default 1); 0 = only serve, remote 'nas worker's do the work")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (0.0.0.0 in a container)")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--artifacts", default="runs", help="folder for the local workers' files (default runs)")
+    p.add_argument("--poll", type=float, default=5.0, help="seconds between checks for new work (default 5)")
+    p.add_argument("--dev", action="store_true", help="accept a missing or weak NAS_API_TOKEN (local use only)")
+    p.add_argument("--read-requires-token", action="store_true", help="reads (API and dashboard) need a token too")
+    p.set_defaults(func=cmd_serve)
+
+    t = sub.add_parser("token", help="create, list or revoke API write tokens stored in the database")
+    t.add_argument("action", choices=["create", "list", "revoke"])
+    t.add_argument("token_name", nargs="?", help="a name for the token (who uses it)")
+    t.add_argument("--db", default=DEFAULT_DB, help=f"database URL (default {DEFAULT_DB})")
+    t.set_defaults(func=cmd_token)
