@@ -45,7 +45,7 @@ def make_sampler(cfg: StudyConfig, worker_seed: int = 0) -> optuna.samplers.Base
     """The one place a sampler name becomes a sampler; all of them honour the constraints.
 
     ``worker_seed`` differs per worker: workers seeded alike would propose the same candidates."""
-    seed = cfg.seed * 100_003 + worker_seed
+    seed = (cfg.seed * 100_003 + worker_seed) % 2**32  # numpy seeds must fit 32 bits
     if cfg.sampler == "nsga2":
         population = max(4, min(50, cfg.n_trials // 3))
         return optuna.samplers.NSGAIISampler(population_size=population, seed=seed, constraints_func=_constraints)
