@@ -12,7 +12,8 @@ Two workarounds for torch 2.11, both local to :func:`prepare_qat`:
   ``_get_aten_graph_module_for_pattern``, which ``torch.export`` now refuses ("Expected `mod` to
   be an instance of `torch.nn.Module`"): the function is wrapped in a module while annotating.
 * an exported graph module cannot switch train/eval with ``.train()``: :class:`QATModel` maps
-  ``train(mode)`` to torchao's ``move_exported_model_to_train/eval`` (batch-norm, dropout).
+  ``train(mode)`` to torchao's ``move_exported_model_to_train/eval`` (batch-norm, dropout) and
+  freezes the fake-quantize observers in eval mode (validation must not move the ranges).
 """
 
 from __future__ import annotations
@@ -112,6 +113,9 @@ class QATModel(nn.Module):
         from torchao.quantization.pt2e import move_exported_model_to_eval, move_exported_model_to_train
 
         (move_exported_model_to_train if mode else move_exported_model_to_eval)(self.graph)
+        for module in self.graph.modules():  # quantization ranges learn in training only
+            if hasattr(module, "enable_observer"):
+                module.enable_observer(mode)
         self.training = mode
         return self
 
