@@ -8,8 +8,11 @@ TFLM reads wrongly), and then the accuracy measured in LiteRT says nothing about
 error, not a figure.
 
 Tolerance, from the output tensor's quantization:
-    int8 / int16 outputs:  ``INT_STEPS`` output scale steps
+    int8 / int16 outputs:  max(``INT_STEPS`` output scale steps, ``INT_RTOL`` x largest |logit|)
     float outputs:         ``FLOAT_RTOL`` x max(1, largest |logit|)
+
+Observed on every family and bit-width: 1 output step, sometimes 2 after pruning (a rounding
+difference in an inner layer is amplified by the layers after it); ~1e-6 for float files.
 """
 
 from __future__ import annotations
@@ -25,7 +28,8 @@ from nas.errors import ExportError, NotDeployableError
 
 log = logging.getLogger(__name__)
 
-INT_STEPS = 3
+INT_STEPS = 4
+INT_RTOL = 0.01
 FLOAT_RTOL = 1e-4
 
 
@@ -60,9 +64,9 @@ class AgreementReport:
 
 def tolerance_for(dtype: np.dtype | str, scale: float, reference: np.ndarray) -> float:
     """The largest TFLM-LiteRT difference that is still quantization noise for this output tensor."""
-    if np.issubdtype(np.dtype(dtype), np.integer) and scale > 0:
-        return INT_STEPS * scale
     peak = float(np.abs(reference).max()) if reference.size else 0.0
+    if np.issubdtype(np.dtype(dtype), np.integer) and scale > 0:
+        return max(INT_STEPS * scale, INT_RTOL * peak)
     return FLOAT_RTOL * max(1.0, peak)
 
 

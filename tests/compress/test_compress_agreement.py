@@ -48,7 +48,7 @@ def test_a_real_file_agrees_and_reports_its_figures(trained_dscnn, feats):
     report = check_agreement(tfl, feats.split("valid")[0][:16])
     assert report.ran and report.agree and report.n_samples == 16
     assert report.output_dtype == "int8" and report.output_scale > 0
-    assert report.max_steps <= INT_STEPS and report.tolerance == pytest.approx(INT_STEPS * report.output_scale)
+    assert report.max_steps <= INT_STEPS and report.tolerance >= INT_STEPS * report.output_scale
 
 
 def test_a_model_tflm_refuses_is_reported_not_compared(trained_dscnn, feats):
