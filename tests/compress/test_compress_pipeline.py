@@ -5,14 +5,12 @@ import json
 import numpy as np
 import pytest
 
-from nas.candidate import ArchConfig, Candidate, TrainConfig
+from nas.candidate import ArchConfig, Candidate, FrontendConfig, TrainConfig
 from nas.compress import bit_width
 from nas.data import FeatureCache, SyntheticSource
 from nas.deploy import LiteRTRunner, evaluate_file
 from nas.hardware import load_profile
 from nas.pipeline import TrialContext, run_trial
-
-from nas.candidate import FrontendConfig
 
 pytestmark = pytest.mark.slow
 FRONTEND = FrontendConfig(n_mels=16, hop_ms=32)
