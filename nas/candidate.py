@@ -139,8 +139,12 @@ class Candidate:
     arch: ArchConfig
     train: TrainConfig = field(default_factory=TrainConfig)
     prune_ratio: float = 0.0
-    prune_criterion: Literal["l1", "l2"] = "l1"
+    prune_criterion: Literal["l1", "l2", "lamp", "fpgm", "bn_scale", "taylor"] = "l1"
     bits: int = 8
+    qat: bool = False  # quantization-aware fine-tuning (int8 only)
+    distill_weight: float = 0.0  # share of the distillation loss when ``teacher`` is set
+    distill_temperature: float = 4.0
+    teacher: str | None = None  # a .tflite/.pt path or "trial:N" of the same study
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -150,6 +154,10 @@ class Candidate:
             "prune_ratio": self.prune_ratio,
             "prune_criterion": self.prune_criterion,
             "bits": self.bits,
+            "qat": self.qat,
+            "distill_weight": self.distill_weight,
+            "distill_temperature": self.distill_temperature,
+            "teacher": self.teacher,
         }
 
     @classmethod
@@ -163,6 +171,10 @@ class Candidate:
             prune_ratio=float(d.get("prune_ratio", 0.0)),
             prune_criterion=d.get("prune_criterion", "l1"),
             bits=int(d.get("bits", 8)),
+            qat=bool(d.get("qat", False)),
+            distill_weight=float(d.get("distill_weight", 0.0)),
+            distill_temperature=float(d.get("distill_temperature", 4.0)),
+            teacher=d.get("teacher"),
         )
 
     def describe(self) -> str:

@@ -12,17 +12,15 @@ import copy
 import json
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import Any, Callable
 
 from nas.candidate import Candidate
-from nas.compress import prune_model
+from nas.compress import prepare_qat, prune_model
 from nas.data import AudioDataset, FeatureCache
-from nas.deploy import LiteRTRunner, TFLMRunner, evaluate_file, export_tflite
-from nas.errors import NotDeployableError
+from nas.deploy import check_agreement, evaluate_file, export_qat_tflite, export_tflite, load_teacher
+from nas.errors import ConfigError
 from nas.hardware import CostReport, HardwareProfile, price, price_all
 from nas.models import build_model, count_params
 from nas.train import EpochCallback, accuracy, predict, train
@@ -40,6 +38,9 @@ class TrialContext:
     seed: int = 0
     precheck: bool = True
     max_latency_ms: float | None = None
+    # Turns a teacher reference "trial:N" into .tflite bytes or a file (e.g. from the database);
+    # without it, "trial:N" is looked up beside this trial's artifacts (trial-NNNN/model.tflite).
+    teacher_resolver: Callable[[str], bytes | Path] | None = None
 
     @property
     def primary(self) -> HardwareProfile:
@@ -99,17 +100,28 @@ def precheck(candidate: Candidate, ctx: TrialContext, input_shape: tuple[int, in
     Returns the budget violation (or None) and the report.
     """
     model = build_model(candidate.arch, input_shape, n_classes)
-    prune_model(model, candidate.prune_ratio, candidate.prune_criterion)
+    prune_model(model, candidate.prune_ratio, "l1")  # per-layer ratio: same shapes whatever the criterion
     tfl = export_tflite(model, candidate.bits, None)
     report = price(tfl, ctx.primary, frontend=candidate.frontend)
     return _budget_violation(report, ctx.primary, ctx.max_latency_ms), report
 
 
-def tflm_agreement(tfl: bytes, x: np.ndarray) -> float:
-    """Largest difference between TFLite-Micro's and LiteRT's outputs on ``x`` (float logits)."""
-    a = LiteRTRunner(tfl).predict(x)
-    b = TFLMRunner(tfl).predict(x)
-    return float(np.abs(a - b).max())
+def resolve_teacher(candidate: Candidate, ctx: TrialContext, out_dir: Path | None, input_shape: tuple[int, int],
+                    n_classes: int) -> Any:
+    """The candidate's distillation teacher as a module, or None when it has none."""
+    ref = candidate.teacher
+    if not ref or candidate.distill_weight <= 0:
+        return None
+    source: bytes | Path = Path(ref)
+    if ref.startswith("trial:"):
+        if ctx.teacher_resolver is not None:
+            source = ctx.teacher_resolver(ref)
+        elif out_dir is not None and ref[6:].isdigit():
+            source = out_dir.parent / f"trial-{int(ref[6:]):04d}" / "model.tflite"
+        else:
+            raise ConfigError(f"teacher '{ref}': expected 'trial:N' with a number, or no artifact directory "
+                              "to find that trial's model.tflite in")
+    return load_teacher(source, input_shape=input_shape, n_classes=n_classes)
 
 
 def run_trial(candidate: Candidate, ctx: TrialContext, out_dir: Path | None = None, *,
@@ -130,32 +142,43 @@ def run_trial(candidate: Candidate, ctx: TrialContext, out_dir: Path | None = No
                                0, {ctx.primary.name: report}, seconds, extra={"precheck": True})
 
     model = build_model(candidate.arch, feats.input_shape, feats.n_classes)
-    tr = train(model, feats, candidate.train, seed=ctx.seed, on_epoch=on_epoch)
+    teacher = resolve_teacher(candidate, ctx, out_dir, feats.input_shape, feats.n_classes)
+    kd = {"teacher": teacher, "distill_t": candidate.distill_temperature, "distill_w": candidate.distill_weight}
+    tr = train(model, feats, candidate.train, seed=ctx.seed, on_epoch=on_epoch, **kd)
     seconds["train"] = tr.seconds
     history = list(tr.history)
+    if teacher is None:  # fine-tuning distils from the trained, unpruned float model
+        kd = {"teacher": copy.deepcopy(model).eval(), "distill_t": candidate.distill_temperature, "distill_w": 0.5}
     if candidate.prune_ratio > 0 and not tr.stopped_early:
         t = time.perf_counter()
-        teacher = copy.deepcopy(model).eval()
-        prune_model(model, candidate.prune_ratio, candidate.prune_criterion)
-        ft = train(model, feats, candidate.train, epochs=candidate.train.finetune_epochs, seed=ctx.seed + 1,
-                   teacher=teacher, distill_w=0.5)
+        prune_model(model, candidate.prune_ratio, candidate.prune_criterion, data=feats.split("train"))
+        ft = train(model, feats, candidate.train, epochs=candidate.train.finetune_epochs, seed=ctx.seed + 1, **kd)
         history += [{**h, "phase": "finetune"} for h in ft.history]
         seconds["prune"] = time.perf_counter() - t
 
     x_val, y_val = feats.split("valid")
     x_test, y_test = feats.split("test")
     float_acc = accuracy(predict(model, x_val), y_val)
+    float_test_acc = accuracy(predict(model, x_test), y_test)
+    qat = candidate.qat and candidate.bits == 8 and not tr.stopped_early
     t = time.perf_counter()
-    tfl = export_tflite(model, candidate.bits, feats.split("train")[0])
+    if qat:  # int8 fine-tuning with fake quantization, then the PT2E export
+        qmodel = prepare_qat(model)
+        qt = train(qmodel, feats, replace(candidate.train, learning_rate=candidate.train.learning_rate * 0.2),
+                   epochs=max(1, candidate.train.finetune_epochs), seed=ctx.seed + 2, **kd)
+        history += [{**h, "phase": "qat"} for h in qt.history]
+        seconds["qat"] = qt.seconds
+        tfl = export_qat_tflite(qmodel)
+    else:
+        tfl = export_tflite(model, candidate.bits, feats.split("train")[0])
     seconds["export"] = time.perf_counter() - t
 
     t = time.perf_counter()
     acc, confusion = evaluate_file(tfl, x_val, y_val)
     test_acc, _ = evaluate_file(tfl, x_test, y_test)
-    try:
-        tflm_diff: float | None = tflm_agreement(tfl, x_val[:16])
-    except NotDeployableError:
-        tflm_diff = None  # the cost report says why
+    # TFLM must compute what LiteRT computed for the accuracy: a mismatch raises ExportError.
+    agreement = check_agreement(tfl, x_val[:32])
+    tflm_diff = agreement.max_abs_diff if agreement.ran else None  # not run: the cost report says why
     seconds["evaluate"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -171,6 +194,9 @@ def run_trial(candidate: Candidate, ctx: TrialContext, out_dir: Path | None = No
         seconds=seconds, history=tuple(history), confusion=tuple(tuple(int(v) for v in r) for r in confusion),
         tflm_max_abs_diff=tflm_diff, stopped_early=tr.stopped_early,
         artifact_dir=str(out_dir) if out_dir else None,
+        extra={"accuracy_drop": float_acc - acc, "test_float_accuracy": float_test_acc,
+               "qat": qat, "teacher": candidate.teacher if teacher is not None else None,
+               "agreement": agreement.to_dict()},
     )
     if out_dir is not None:
         write_artifacts(result, tfl, out_dir)

@@ -25,19 +25,21 @@ import optuna
 import yaml
 
 from nas.candidate import ArchConfig, Candidate, FrontendConfig, TrainConfig
+from nas.compress.prune import CRITERIA
 from nas.compress.quantize import BITS_OFFERED
 from nas.errors import ConfigError, NotFoundError
 from nas.models import FAMILIES, family_params
 
 SPACES_DIR = Path(__file__).resolve().parent.parent / "search_spaces"
 SECTIONS = ("name", "description", "frontend", "families", "compression", "training")
-COMPRESSION_KEYS = {"prune_ratio": 0.0, "prune_criterion": "l1", "bits": 8}
+COMPRESSION_KEYS = {"prune_ratio": 0.0, "prune_criterion": "l1", "bits": 8, "qat": False,
+                    "distill_weight": 0.0, "distill_temperature": 4.0, "teacher": None}
 FRONTEND_DEFAULTS = {f.name: f.default for f in fields(FrontendConfig)}
 TRAIN_DEFAULTS = {f.name: f.default for f in fields(TrainConfig)}
 ENUMS = {
     "kind": ("logmel", "mfcc"), "pad_mode": ("zeros", "wrap", "reflect"),
     "normalization": ("none", "global", "per_clip"), "optimizer": ("adam", "adamw", "sgd"),
-    "prune_criterion": ("l1", "l2"), "activation_fn": ("relu", "gelu", "prelu", "relu6"),
+    "prune_criterion": CRITERIA, "activation_fn": ("relu", "gelu", "prelu", "relu6"),
     "residual": ("none", "basic", "bottleneck"), "head": ("time", "global"),
 }
 
@@ -96,12 +98,16 @@ class SearchSpace:
         fe = {k: s.sample(trial, f"frontend.{k}") for k, s in self.frontend.items()}
         family = ParamSpec("choice", tuple(self.families)).sample(trial, "family")
         arch = {k: s.sample(trial, f"{family}.{k}") for k, s in self.families[family].items()}
-        comp = {k: s.sample(trial, k) for k, s in self.compression.items()}
+        comp = {k: s.sample(trial, k) for k, s in self.compression.items() if k != "qat"}
+        if "qat" in self.compression and int(comp.get("bits", 8)) == 8:  # QAT exists for int8 only
+            comp["qat"] = self.compression["qat"].sample(trial, "qat")
         tr = {k: s.sample(trial, f"train.{k}") for k, s in self.training.items()}
         return Candidate(
             frontend=FrontendConfig(**fe), arch=ArchConfig.of(family, **arch), train=TrainConfig(**tr),
             prune_ratio=float(comp.get("prune_ratio", 0.0)),
             prune_criterion=comp.get("prune_criterion", "l1"), bits=int(comp.get("bits", 8)),
+            qat=bool(comp.get("qat", False)), distill_weight=float(comp.get("distill_weight", 0.0)),
+            distill_temperature=float(comp.get("distill_temperature", 4.0)), teacher=comp.get("teacher"),
         )
 
     def size(self) -> float:
@@ -243,6 +249,16 @@ def _check_ranges(space: SearchSpace, path: str) -> None:
         bad = [b for b in _values(bits) if b not in BITS_OFFERED]
         if bad:
             raise ConfigError(f"{path}: compression.bits: {bad} not offered; choose from {list(BITS_OFFERED)}")
+    weight = space.compression.get("distill_weight")
+    if weight is not None and not all(0.0 <= w <= 1.0 for w in _values(weight)):
+        raise ConfigError(f"{path}: compression.distill_weight: must lie in [0, 1]")
+    if weight is not None and any(w > 0 for w in _values(weight)) and not any(
+            _values(space.compression.get("teacher", ParamSpec("fixed", (None,))))):
+        raise ConfigError(f"{path}: compression.distill_weight: needs compression.teacher "
+                          "(a .tflite/.pt file or 'trial:N')")
+    temperature = space.compression.get("distill_temperature")
+    if temperature is not None and not all(t > 0 for t in _values(temperature)):
+        raise ConfigError(f"{path}: compression.distill_temperature: must be positive")
     ratio = space.compression.get("prune_ratio")
     if ratio is not None and not all(0.0 <= r <= 0.9 for r in _values(ratio)):
         raise ConfigError(f"{path}: compression.prune_ratio: must lie in [0, 0.9]")

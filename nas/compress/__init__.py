@@ -1,6 +1,9 @@
-"""Compression stage: structured pruning (torch-pruning) and post-training quantization recipes."""
+"""Compression stage: structured pruning (torch-pruning), post-training quantization recipes and
+quantization-aware training (PT2E)."""
 
-from nas.compress.prune import PruneResult, prune_model
-from nas.compress.quantize import BITS_OFFERED, quantize_tflite
+from nas.compress.prune import CRITERIA, PruneResult, prune_model
+from nas.compress.qat import QAT_BITS, QATModel, prepare_qat
+from nas.compress.quantize import BIT_WIDTHS, BITS_OFFERED, BitWidth, bit_width, quantize_tflite
 
-__all__ = ["BITS_OFFERED", "PruneResult", "prune_model", "quantize_tflite"]
+__all__ = ["BITS_OFFERED", "BIT_WIDTHS", "BitWidth", "CRITERIA", "PruneResult", "QATModel", "QAT_BITS",
+           "bit_width", "prepare_qat", "prune_model", "quantize_tflite"]

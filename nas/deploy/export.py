@@ -11,12 +11,12 @@ import logging
 import numpy as np
 import torch
 
+from nas.compress.qat import QATModel, convert_qat
 from nas.compress.quantize import quantize_tflite
 from nas.errors import ExportError
 from nas.models.layers import AudioClassifier
 
 log = logging.getLogger(__name__)
-
 
 
 def float_tflite(model: AudioClassifier) -> bytes:
@@ -33,7 +33,7 @@ def float_tflite(model: AudioClassifier) -> bytes:
 
 def export_tflite(model: AudioClassifier, bits: int, calibration_x: np.ndarray | None = None,
                   n_calibration: int = 64) -> bytes:
-    """Export ``model`` at ``bits`` (32 float, 8 full-integer int8) to ``.tflite`` bytes.
+    """Export ``model`` at ``bits`` (see :data:`nas.compress.BITS_OFFERED`) to ``.tflite`` bytes.
 
     Args:
         calibration_x: training features (N, F, T) for activation ranges; random data if None
@@ -48,3 +48,21 @@ def export_tflite(model: AudioClassifier, bits: int, calibration_x: np.ndarray |
     step = max(1, len(calibration_x) // n_calibration)
     samples = [calibration_x[i:i + 1].astype(np.float32) for i in range(0, len(calibration_x), step)][:n_calibration]
     return quantize_tflite(fb, bits, samples)
+
+
+def export_qat_tflite(model: QATModel) -> bytes:
+    """Convert a quantization-aware-trained model to a full-integer int8 ``.tflite`` (int8 I/O).
+
+    Raises:
+        ExportError: conversion failed (with litert-torch's message).
+    """
+    import litert_torch
+    from litert_torch.quantize.quant_config import QuantConfig
+
+    try:
+        graph = convert_qat(model)
+        edge = litert_torch.convert(graph, (model.example_input(1),),
+                                    quant_config=QuantConfig(pt2e_quantizer=model.quantizer))
+        return bytes(edge.model_content())
+    except Exception as e:  # conversion errors come from deep inside torch.export / MLIR
+        raise ExportError(f"litert-torch could not convert the QAT {model.family}: {type(e).__name__}: {e}") from e

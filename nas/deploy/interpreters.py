@@ -92,7 +92,10 @@ class TFLMRunner(TFLiteRunner):
 
     def run_one(self, x: np.ndarray) -> np.ndarray:
         self.interp.set_input(_quantize(x, self.inp["dtype"], *self._qparams(self.inp)), 0)
-        self.interp.invoke()
+        try:
+            self.interp.invoke()
+        except RuntimeError as e:
+            raise NotDeployableError(f"TFLite-Micro failed to run the model: {e}") from e
         return _dequantize(self.interp.get_output(0), *self._qparams(self.out))
 
 
