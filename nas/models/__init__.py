@@ -14,6 +14,9 @@ from nas.errors import ConfigError
 from nas.models.cnn import build_cnn, build_dscnn
 from nas.models.layers import AudioClassifier, count_params
 from nas.models.mlp import build_mlp
+from nas.models.recurrent import build_gru, build_lstm
+from nas.models.rescnn import build_rescnn
+from nas.models.transformer import build_transformer
 
 Builder = Callable[..., nn.Module]
 
@@ -21,6 +24,10 @@ FAMILIES: dict[str, Builder] = {
     "cnn": build_cnn,
     "dscnn": build_dscnn,
     "mlp": build_mlp,
+    "rescnn": build_rescnn,
+    "lstm": build_lstm,
+    "gru": build_gru,
+    "transformer": build_transformer,
 }
 
 

@@ -1,0 +1,104 @@
+"""LSTM and GRU over frames, written as an explicit cell loop that keeps only the last hidden state.
+
+Why not ``nn.LSTM``/``nn.GRU``: litert-torch unrolls them into ~900 ops ending in a CONCATENATION of
+every step, which TFLite-Micro refuses (it allows 10 inputs), and int8 ``nn.GRU`` does not convert.
+The loop below converts to plain FULLY_CONNECTED / LOGISTIC / TANH / MUL / ADD ops that TFLite-Micro
+runs in float and int8. To bound the number of steps (ops, conversion time, latency), a strided
+input projection first merges ``frame_stride`` neighbouring frames into one step: it computes all
+gate inputs of the whole clip in one convolution, so each step only adds the recurrent part.
+
+Recurrent weights are ``nn.Linear`` layers, so torch-pruning can remove hidden units (the hidden
+size is tied across the projection, the recurrent layer and the classifier).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class _LSTMCell(nn.Module):
+    """One LSTM step on [input, h] (one CONCATENATION of two tensors); gate order i, f, g, o."""
+
+    def __init__(self, n_in: int, hidden: int):
+        super().__init__()
+        self.gates = nn.ModuleList(nn.Linear(n_in + hidden, hidden) for _ in range(4))
+
+    def forward(self, x: torch.Tensor, h: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        xh = torch.cat([x, h], dim=1)  # (B, n_in + H)
+        i = torch.sigmoid(self.gates[0](xh))
+        f = torch.sigmoid(self.gates[1](xh))
+        g = torch.tanh(self.gates[2](xh))
+        o = torch.sigmoid(self.gates[3](xh))
+        c = f * c + i * g
+        return o * torch.tanh(c), c
+
+
+class _GRUCell(nn.Module):
+    """One GRU step (PyTorch's formulation: the reset gate scales the recurrent part of the candidate)."""
+
+    def __init__(self, n_in: int, hidden: int):
+        super().__init__()
+        self.gates = nn.ModuleList(nn.Linear(n_in + hidden, hidden) for _ in range(2))  # r, z on [x, h]
+        self.x_n = nn.Linear(n_in, hidden)
+        self.h_n = nn.Linear(hidden, hidden)
+
+    def forward(self, x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+        xh = torch.cat([x, h], dim=1)  # (B, n_in + H)
+        r = torch.sigmoid(self.gates[0](xh))
+        z = torch.sigmoid(self.gates[1](xh))
+        n = torch.tanh(self.x_n(x) + r * self.h_n(h))
+        return n + z * (h - n)  # == (1 - z) * n + z * h
+
+
+class _Recurrent(nn.Module):
+    """(B, F, T) -> T' steps of ``frame_stride`` stacked frames -> cell loop -> last h -> classifier.
+
+    Layer ``l > 0`` steps right after layer ``l - 1`` on the same step, so no sequence of hidden
+    states is ever stored (nothing to concatenate beyond [input, h]).
+    """
+
+    def __init__(self, kind: str, input_shape: tuple[int, int], n_classes: int, hidden: int, n_layers: int,
+                 frame_stride: int, dropout: float):
+        super().__init__()
+        if kind not in ("lstm", "gru"):
+            raise ValueError(f"recurrent kind must be lstm or gru, not '{kind}'")
+        if frame_stride < 1 or hidden < 1 or n_layers < 1:
+            raise ValueError(f"hidden, n_layers and frame_stride must be >= 1, got {hidden}, {n_layers}, "
+                             f"{frame_stride}")
+        n_features, n_frames = input_shape
+        self.kind = kind
+        self.frame_stride = min(frame_stride, n_frames)
+        self.steps = n_frames // self.frame_stride
+        cell = _LSTMCell if kind == "lstm" else _GRUCell
+        n_in = n_features * self.frame_stride
+        self.cells = nn.ModuleList(cell(n_in if layer == 0 else hidden, hidden) for layer in range(n_layers))
+        self.classifier = nn.Sequential(nn.Dropout(dropout), nn.Linear(hidden, n_classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: (B, F, T)
+        b, s = x.shape[0], self.frame_stride
+        # Sizes from the weights, not the constructor: pruning may have removed hidden units.
+        hs = [x.new_zeros(b, cell.gates[0].out_features) for cell in self.cells]
+        cs = [h.clone() for h in hs]
+        xt = x.transpose(1, 2)  # (B, T, F): the frames of one step are contiguous
+        for t in range(self.steps):
+            inp = xt[:, t * s:(t + 1) * s].reshape(b, -1)  # (B, s * F)
+            for layer, cell in enumerate(self.cells):
+                if self.kind == "lstm":
+                    hs[layer], cs[layer] = cell(inp, hs[layer], cs[layer])
+                else:
+                    hs[layer] = cell(inp, hs[layer])
+                inp = hs[layer]
+        return self.classifier(hs[-1])
+
+
+def build_lstm(input_shape: tuple[int, int], n_classes: int, *, hidden: int = 32, n_layers: int = 1,
+               frame_stride: int = 4, dropout: float = 0.1) -> nn.Module:
+    """LSTM over frames (cell loop, last hidden state); ``frame_stride`` frames are stacked per step."""
+    return _Recurrent("lstm", input_shape, n_classes, hidden, n_layers, frame_stride, dropout)
+
+
+def build_gru(input_shape: tuple[int, int], n_classes: int, *, hidden: int = 32, n_layers: int = 1,
+              frame_stride: int = 4, dropout: float = 0.1) -> nn.Module:
+    """GRU over frames (cell loop, last hidden state); ``frame_stride`` frames are stacked per step."""
+    return _Recurrent("gru", input_shape, n_classes, hidden, n_layers, frame_stride, dropout)
