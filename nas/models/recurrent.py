@@ -17,36 +17,61 @@ import torch
 from torch import nn
 
 
-class _LSTMCell(nn.Module):
-    """One LSTM step on [input, h] (one CONCATENATION of two tensors); gate order i, f, g, o."""
+class _Gates(nn.Module):
+    """Pre-activations of ``n`` gates from an input x and the state h.
 
-    def __init__(self, n_in: int, hidden: int):
+    ``concat``: one FULLY_CONNECTED per gate on [x, h] (one CONCATENATION of two tensors per step,
+    fewest ops). Used for the first layer, whose input (stacked frames) is never pruned. Upper layers
+    use ``W_x x + W_h h`` instead: torch-pruning mis-indexes a concatenation of two pruned hidden
+    states inside the unrolled loop.
+    """
+
+    def __init__(self, n: int, n_in: int, hidden: int, concat: bool):
         super().__init__()
-        self.gates = nn.ModuleList(nn.Linear(n_in + hidden, hidden) for _ in range(4))
+        self.concat = concat
+        if concat:
+            self.xh = nn.ModuleList(nn.Linear(n_in + hidden, hidden) for _ in range(n))
+        else:
+            self.x = nn.ModuleList(nn.Linear(n_in, hidden) for _ in range(n))
+            self.h = nn.ModuleList(nn.Linear(hidden, hidden, bias=False) for _ in range(n))
+
+    @property
+    def hidden(self) -> int:
+        """The hidden size now (pruning may have removed units since construction)."""
+        return (self.xh[0] if self.concat else self.x[0]).out_features
+
+    def forward(self, x: torch.Tensor, h: torch.Tensor) -> list[torch.Tensor]:
+        if self.concat:
+            xh = torch.cat([x, h], dim=1)  # (B, n_in + H)
+            return [lin(xh) for lin in self.xh]
+        return [lx(x) + lh(h) for lx, lh in zip(self.x, self.h)]
+
+
+class _LSTMCell(nn.Module):
+    """One LSTM step; gate order i, f, g, o (as ``nn.LSTM``)."""
+
+    def __init__(self, n_in: int, hidden: int, concat: bool):
+        super().__init__()
+        self.gates = _Gates(4, n_in, hidden, concat)
 
     def forward(self, x: torch.Tensor, h: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        xh = torch.cat([x, h], dim=1)  # (B, n_in + H)
-        i = torch.sigmoid(self.gates[0](xh))
-        f = torch.sigmoid(self.gates[1](xh))
-        g = torch.tanh(self.gates[2](xh))
-        o = torch.sigmoid(self.gates[3](xh))
-        c = f * c + i * g
-        return o * torch.tanh(c), c
+        pi, pf, pg, po = self.gates(x, h)
+        c = torch.sigmoid(pf) * c + torch.sigmoid(pi) * torch.tanh(pg)
+        return torch.sigmoid(po) * torch.tanh(c), c
 
 
 class _GRUCell(nn.Module):
-    """One GRU step (PyTorch's formulation: the reset gate scales the recurrent part of the candidate)."""
+    """One GRU step (``nn.GRU``'s formulation: the reset gate scales the recurrent part of n)."""
 
-    def __init__(self, n_in: int, hidden: int):
+    def __init__(self, n_in: int, hidden: int, concat: bool):
         super().__init__()
-        self.gates = nn.ModuleList(nn.Linear(n_in + hidden, hidden) for _ in range(2))  # r, z on [x, h]
+        self.gates = _Gates(2, n_in, hidden, concat)  # r, z
         self.x_n = nn.Linear(n_in, hidden)
         self.h_n = nn.Linear(hidden, hidden)
 
     def forward(self, x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
-        xh = torch.cat([x, h], dim=1)  # (B, n_in + H)
-        r = torch.sigmoid(self.gates[0](xh))
-        z = torch.sigmoid(self.gates[1](xh))
+        pr, pz = self.gates(x, h)
+        r, z = torch.sigmoid(pr), torch.sigmoid(pz)
         n = torch.tanh(self.x_n(x) + r * self.h_n(h))
         return n + z * (h - n)  # == (1 - z) * n + z * h
 
@@ -72,13 +97,13 @@ class _Recurrent(nn.Module):
         self.steps = n_frames // self.frame_stride
         cell = _LSTMCell if kind == "lstm" else _GRUCell
         n_in = n_features * self.frame_stride
-        self.cells = nn.ModuleList(cell(n_in if layer == 0 else hidden, hidden) for layer in range(n_layers))
+        self.cells = nn.ModuleList(cell(n_in if layer == 0 else hidden, hidden, layer == 0) for layer in range(n_layers))
         self.classifier = nn.Sequential(nn.Dropout(dropout), nn.Linear(hidden, n_classes))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: (B, F, T)
         b, s = x.shape[0], self.frame_stride
         # Sizes from the weights, not the constructor: pruning may have removed hidden units.
-        hs = [x.new_zeros(b, cell.gates[0].out_features) for cell in self.cells]
+        hs = [x.new_zeros(b, cell.gates.hidden) for cell in self.cells]
         cs = [h.clone() for h in hs]
         xt = x.transpose(1, 2)  # (B, T, F): the frames of one step are contiguous
         for t in range(self.steps):
