@@ -28,6 +28,7 @@ from nas.candidate import ArchConfig, Candidate, FrontendConfig, TrainConfig
 from nas.compress.quantize import BITS_OFFERED
 from nas.errors import ConfigError, NotFoundError
 from nas.models import FAMILIES, family_params
+from nas.models.layers import ACTIVATIONS
 
 SPACES_DIR = Path(__file__).resolve().parent.parent / "search_spaces"
 SECTIONS = ("name", "description", "frontend", "families", "compression", "training")
@@ -301,6 +302,9 @@ def list_spaces() -> list[SearchSpace]:
 
 
 # --- cross-field and per-family checks (model families of issue 4) ---------------------------------
+
+#: The activations come from the one table the builders use.
+ENUMS["activation_fn"] = tuple(ACTIVATIONS)
 
 #: Family parameters that may be 0; every other integer parameter of a family must be >= 1.
 ZERO_ALLOWED = {"context"}

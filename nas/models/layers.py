@@ -5,7 +5,15 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "prelu": nn.PReLU, "relu6": nn.ReLU6}
+class QuickGELU(nn.Module):
+    """GELU approximated as ``x * sigmoid(1.702 x)``: MUL + LOGISTIC in the graph, which
+    TFLite-Micro runs (it has no GELU kernel, and the converter folds the tanh form back into GELU)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * torch.sigmoid(1.702 * x)
+
+
+ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "prelu": nn.PReLU, "relu6": nn.ReLU6, "quick_gelu": QuickGELU}
 
 
 def activation(name: str) -> nn.Module:

@@ -27,11 +27,11 @@ N_CLASSES = 4
 SMALL = {
     "cnn": dict(n_blocks=2, channels=8),
     "dscnn": dict(n_blocks=1, channels=8),
-    "rescnn": dict(n_blocks=2, channels=8, residual="basic"),
+    "rescnn": dict(n_blocks=2, channels=8, residual="basic", activation_fn="prelu"),
     "mlp": dict(hidden=16, n_layers=1, residual="bottleneck"),
     "lstm": dict(hidden=16, frame_stride=4),
     "gru": dict(hidden=16, frame_stride=4, n_layers=2),
-    "transformer": dict(d_model=16, n_heads=2, frame_stride=4),
+    "transformer": dict(d_model=16, n_heads=2, frame_stride=4, activation_fn="quick_gelu"),
 }
 
 
