@@ -3,15 +3,19 @@ microcontroller profiles, with TFLM's reason, and still counts on Raspberry Pi p
 
 from __future__ import annotations
 
+import pytest
 import torch
 from torch import nn
 
-from nas.candidate import ArchConfig
+from nas.candidate import ArchConfig, Candidate, FrontendConfig, TrainConfig
+from nas.data import FeatureCache
 from nas.deploy import export_tflite
 from nas.hardware import load_profile, price
 from nas.models import AudioClassifier, build_model
+from nas.pipeline import TrialContext, run_trial
 
 SHAPE = (16, 24)
+LSTM_SHAPE = (16, 12)  # 12 steps: already more than the 10 inputs TFLM's CONCATENATION takes
 
 
 class _TorchLSTM(nn.Module):
@@ -19,7 +23,7 @@ class _TorchLSTM(nn.Module):
 
     def __init__(self):
         super().__init__()
-        self.rnn = nn.LSTM(SHAPE[0], 16, batch_first=True)
+        self.rnn = nn.LSTM(LSTM_SHAPE[0], 16, batch_first=True)
         self.fc = nn.Linear(16, 3)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -28,11 +32,11 @@ class _TorchLSTM(nn.Module):
 
 
 def test_torch_lstm_is_not_deployable_on_mcu_but_counts_on_a_pi():
-    tfl = export_tflite(AudioClassifier(_TorchLSTM(), "lstm", SHAPE, 3).eval(), 32)
+    tfl = export_tflite(AudioClassifier(_TorchLSTM(), "lstm", LSTM_SHAPE, 3).eval(), 32)
     mcu = price(tfl, load_profile("nucleo-l4r5zi"))
     pi = price(tfl, load_profile("pi-4"))
     assert not mcu.deployable
-    assert "CONCATENATION" in mcu.reason and "10" in mcu.reason, mcu.reason
+    assert "CONCATENATION" in mcu.reason and "12 inputs" in mcu.reason, mcu.reason
     assert pi.deployable and pi.latency_ms > 0, pi.reason
 
 
@@ -41,3 +45,20 @@ def test_the_lstm_family_is_deployable_on_mcu():
     report = price(export_tflite(model, 8), load_profile("nucleo-l4r5zi"))
     assert report.deployable, report.reason
     assert report.arena_kb > 0 and report.ram_kb < 320
+
+
+@pytest.mark.slow
+def test_trial_records_mcu_refusal_with_reason_and_counts_on_the_pi(small_dataset, tmp_path):
+    """A GELU transformer: TFLite-Micro has no GELU kernel. Targeting a Pi, the trial is ok and its
+    microcontroller report says why it cannot run there."""
+    cand = Candidate(FrontendConfig(n_mels=16, hop_ms=32),
+                     ArchConfig.of("transformer", d_model=16, n_heads=2, frame_stride=4, activation_fn="gelu"),
+                     TrainConfig(epochs=1, finetune_epochs=1), bits=8)
+    ctx = TrialContext(small_dataset, FeatureCache(tmp_path / "cache"),
+                       (load_profile("pi-4"), load_profile("nucleo-l4r5zi")))
+    result = run_trial(cand, ctx)
+    assert result.status == "ok", result.reason
+    assert result.costs["pi-4"].deployable
+    mcu = result.costs["nucleo-l4r5zi"]
+    assert not mcu.deployable and "GELU" in mcu.reason
+    assert result.tflm_max_abs_diff is None  # TFLM could not load it: no agreement figure
