@@ -356,5 +356,5 @@ def _check_family(fam: str, params: dict[str, ParamSpec], path: str) -> None:
         bad = sorted({(h, d) for h in heads for d in widths if d % h})
         if bad:
             h, d = bad[0]
-            raise ConfigError(f"{where}.n_heads: {h} heads do not divide d_model {d}; every n_heads choice must "
-                              f"divide every d_model choice (e.g. d_model [32, 64] with n_heads [1, 2, 4])")
+            raise ConfigError(f"{where}.n_heads: {h} heads do not divide d_model {d}; every n_heads "
+                              f"choice must divide every d_model choice (e.g. d_model [32, 64] with n_heads [1, 2, 4])")

@@ -109,7 +109,8 @@ def test_shipped_spaces_cover_every_family_and_sample_each():
     assert set(spaces["recurrent"].families) == {"lstm", "gru"}
     for sp in spaces.values():
         assert sp.training["epochs"].values[0] <= 10, f"{sp.name}: keep epochs laptop-sized"
-        study = optuna.create_study(directions=["maximize", "minimize"], sampler=optuna.samplers.RandomSampler(1))
+        sampler = optuna.samplers.RandomSampler(1)
+        study = optuna.create_study(directions=["maximize", "minimize"], sampler=sampler)
         families = {sp.sample(study.ask()).arch.family for _ in range(40)}
         assert families == set(sp.families), (sp.name, families)
 
@@ -126,7 +127,8 @@ def test_spaces_cli_lists_and_shows(capsys):
 
     assert main(["spaces"]) == 0
     out = capsys.readouterr().out
-    assert all(name in out for name in SHIPPED) and "families: cnn, dscnn, rescnn, mlp, lstm, gru, transformer" in out
+    assert all(name in out for name in SHIPPED)
+    assert "families: cnn, dscnn, rescnn, mlp, lstm, gru, transformer" in out
     assert main(["spaces", "show", "transformer"]) == 0
     out = capsys.readouterr().out
     assert "transformer (" in out and "n_heads={1, 2, 4}" in out and "size: " in out

@@ -13,7 +13,8 @@ class QuickGELU(nn.Module):
         return x * torch.sigmoid(1.702 * x)
 
 
-ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "prelu": nn.PReLU, "relu6": nn.ReLU6, "quick_gelu": QuickGELU}
+ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "prelu": nn.PReLU, "relu6": nn.ReLU6,
+               "quick_gelu": QuickGELU}
 
 
 def activation(name: str) -> nn.Module:

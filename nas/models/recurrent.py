@@ -97,7 +97,8 @@ class _Recurrent(nn.Module):
         self.steps = n_frames // self.frame_stride
         cell = _LSTMCell if kind == "lstm" else _GRUCell
         n_in = n_features * self.frame_stride
-        self.cells = nn.ModuleList(cell(n_in if layer == 0 else hidden, hidden, layer == 0) for layer in range(n_layers))
+        self.cells = nn.ModuleList(cell(n_in if layer == 0 else hidden, hidden, layer == 0)
+                                   for layer in range(n_layers))
         self.classifier = nn.Sequential(nn.Dropout(dropout), nn.Linear(hidden, n_classes))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: (B, F, T)

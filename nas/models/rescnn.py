@@ -24,7 +24,8 @@ RESIDUALS = ("none", "basic", "bottleneck")
 
 
 def _conv_bn(cin: int, cout: int, kernel: int, stride: int) -> list[nn.Module]:
-    return [nn.Conv2d(cin, cout, kernel, stride=stride, padding=kernel // 2, bias=False), nn.BatchNorm2d(cout)]
+    conv = nn.Conv2d(cin, cout, kernel, stride=stride, padding=kernel // 2, bias=False)
+    return [conv, nn.BatchNorm2d(cout)]
 
 
 class _ResBlock(nn.Module):

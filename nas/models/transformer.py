@@ -46,7 +46,8 @@ class _EncoderLayer(nn.Module):
 
 
 class _Transformer(nn.Module):
-    def __init__(self, input_shape: tuple[int, int], n_classes: int, d_model: int, n_heads: int, n_layers: int,
+    def __init__(self, input_shape: tuple[int, int], n_classes: int, d_model: int, n_heads: int,
+                 n_layers: int,
                  ff_mult: int, frame_stride: int, act: str, dropout: float):
         super().__init__()
         n_features, n_frames = input_shape

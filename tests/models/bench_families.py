@@ -47,8 +47,9 @@ def row(name: str, model: AudioClassifier, mcu, pi) -> None:
         sec = time.perf_counter() - t
         g, m, p = read_graph(tfl), price(tfl, mcu), price(tfl, pi)
         tflm = "yes" if m.deployable else f"no: {m.reason[:60]}"
-        print(f"{name:<26} {bits:>3} {count_params(model):>7} {sec:>6.1f} {len(g.ops):>5} {len(tfl) / 1024:>7.1f} "
-              f"{m.details['tflm_host_arena']['total'] / 1024:>8.1f} {m.latency_ms:>8.1f} {p.latency_ms:>7.2f}  {tflm}",
+        arena_kb = m.details["tflm_host_arena"]["total"] / 1024
+        print(f"{name:<26} {bits:>3} {count_params(model):>7} {sec:>6.1f} {len(g.ops):>5} "
+              f"{len(tfl) / 1024:>7.1f} {arena_kb:>8.1f} {m.latency_ms:>8.1f} {p.latency_ms:>7.2f}  {tflm}",
               flush=True)
 
 
@@ -61,10 +62,11 @@ def main() -> None:
     for fam in FAMILIES:
         row(fam, build_model(ArchConfig.of(fam), SHAPE, CLASSES), mcu, pi)
     for stride in (2, 8):
-        row(f"lstm frame_stride={stride}", build_model(ArchConfig.of("lstm", frame_stride=stride), SHAPE, CLASSES),
-            mcu, pi)
+        arch = ArchConfig.of("lstm", frame_stride=stride)
+        row(f"lstm frame_stride={stride}", build_model(arch, SHAPE, CLASSES), mcu, pi)
     row("gru n_layers=2", build_model(ArchConfig.of("gru", n_layers=2), SHAPE, CLASSES), mcu, pi)
-    row("transformer gelu", build_model(ArchConfig.of("transformer", activation_fn="gelu"), SHAPE, CLASSES), mcu, pi)
+    gelu = ArchConfig.of("transformer", activation_fn="gelu")
+    row("transformer gelu", build_model(gelu, SHAPE, CLASSES), mcu, pi)
     row("nn.LSTM (for comparison)", AudioClassifier(TorchLSTM(), "lstm", SHAPE, CLASSES), mcu, pi)
 
 

@@ -51,8 +51,8 @@ def test_the_lstm_family_is_deployable_on_mcu():
 def test_trial_records_mcu_refusal_with_reason_and_counts_on_the_pi(small_dataset, tmp_path):
     """A GELU transformer: TFLite-Micro has no GELU kernel. Targeting a Pi, the trial is ok and its
     microcontroller report says why it cannot run there."""
-    cand = Candidate(FrontendConfig(n_mels=16, hop_ms=32),
-                     ArchConfig.of("transformer", d_model=16, n_heads=2, frame_stride=4, activation_fn="gelu"),
+    arch = ArchConfig.of("transformer", d_model=16, n_heads=2, frame_stride=4, activation_fn="gelu")
+    cand = Candidate(FrontendConfig(n_mels=16, hop_ms=32), arch,
                      TrainConfig(epochs=1, finetune_epochs=1), bits=8)
     ctx = TrialContext(small_dataset, FeatureCache(tmp_path / "cache"),
                        (load_profile("pi-4"), load_profile("nucleo-l4r5zi")))

@@ -108,14 +108,11 @@ def test_cell_loop_matches_torch_reference_cells(family):
     ref = (torch.nn.LSTMCell if family == "lstm" else torch.nn.GRUCell)(n_in, 8)
     H = 8
     with torch.no_grad():
-        if family == "lstm":
-            for g, lin in enumerate(cell.gates.xh):  # torch order i, f, g, o
-                lin.weight.copy_(torch.cat([ref.weight_ih[g * H:(g + 1) * H], ref.weight_hh[g * H:(g + 1) * H]], 1))
-                lin.bias.copy_(ref.bias_ih[g * H:(g + 1) * H] + ref.bias_hh[g * H:(g + 1) * H])
-        else:  # torch order r, z, n
-            for g, lin in enumerate(cell.gates.xh):
-                lin.weight.copy_(torch.cat([ref.weight_ih[g * H:(g + 1) * H], ref.weight_hh[g * H:(g + 1) * H]], 1))
-                lin.bias.copy_(ref.bias_ih[g * H:(g + 1) * H] + ref.bias_hh[g * H:(g + 1) * H])
+        for g, lin in enumerate(cell.gates.xh):  # torch's gate order: LSTM i, f, g, o; GRU r, z (n below)
+            rows = slice(g * H, (g + 1) * H)
+            lin.weight.copy_(torch.cat([ref.weight_ih[rows], ref.weight_hh[rows]], 1))
+            lin.bias.copy_(ref.bias_ih[rows] + ref.bias_hh[rows])
+        if family == "gru":
             cell.x_n.weight.copy_(ref.weight_ih[2 * H:]), cell.x_n.bias.copy_(ref.bias_ih[2 * H:])
             cell.h_n.weight.copy_(ref.weight_hh[2 * H:]), cell.h_n.bias.copy_(ref.bias_hh[2 * H:])
         x = torch.randn(3, *SHAPE)

@@ -23,8 +23,9 @@ def test_mixed_study_fronts_mix_families(tmp_path):
     space = FIXTURES / "mixed_tiny_space.yaml"
     url = f"sqlite:///{tmp_path / 'nas.db'}"
     sessions = make_sessionmaker(make_engine(url))
-    cfg = StudyConfig.parse({"name": "mixed", "dataset": "synthetic:160", "space": str(space), "n_trials": 8, "precheck": False,
-                             "sampler": "random", "seed": 3, "devices": ["nucleo-l4r5zi", "pi-4"]})
+    cfg = StudyConfig.parse({"name": "mixed", "dataset": "synthetic:160", "space": str(space), "n_trials": 8,
+                             "precheck": False, "sampler": "random", "seed": 3,
+                             "devices": ["nucleo-l4r5zi", "pi-4"]})
     with sessions() as s:
         service.create_study(s, url, cfg)
     run_local_workers(url, cfg.name, 2, artifacts=tmp_path / "runs", cache_dir=tmp_path / "cache")
@@ -38,6 +39,6 @@ def test_mixed_study_fronts_mix_families(tmp_path):
     assert info.finished == 8 and info.failed == 0, [t.reason for t in trials]
     assert len(trial_families) >= 3, trial_families
     front_families = {p.family for p in mcu_front} | {p.family for p in pi_front}
-    log.info("trial families %s; front families: mcu %s, pi %s", sorted(trial_families), sorted({p.family for p in mcu_front}),
-             sorted({p.family for p in pi_front}))
+    log.info("trial families %s; front families: mcu %s, pi %s", sorted(trial_families),
+             sorted({p.family for p in mcu_front}), sorted({p.family for p in pi_front}))
     assert len(front_families) >= 2, front_families
