@@ -55,7 +55,7 @@ class _ResBlock(nn.Module):
 
 def build_rescnn(input_shape: tuple[int, int], n_classes: int, *, n_blocks: int = 2, channels: int = 16,
                  channel_growth: float = 1.5, kernel: int = 3, first_stride: int = 2, residual: str = "basic",
-                 activation_fn: str = "relu", dropout: float = 0.1, head: str = "global") -> nn.Module:
+                 activation_fn: str = "relu", dropout: float = 0.1, head: str = "time") -> nn.Module:
     """Residual CNN: stem conv (stride ``first_stride``) + ``n_blocks`` residual blocks + pool + linear."""
     if residual not in RESIDUALS:
         raise ValueError(f"residual must be one of {RESIDUALS}, not '{residual}'")
