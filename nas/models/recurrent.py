@@ -1,14 +1,13 @@
 """LSTM and GRU over frames, written as an explicit cell loop that keeps only the last hidden state.
 
-Why not ``nn.LSTM``/``nn.GRU``: litert-torch unrolls them into ~900 ops ending in a CONCATENATION of
+Why not ``nn.LSTM``/``nn.GRU``: litert-torch unrolls them into ~800 ops ending in a CONCATENATION of
 every step, which TFLite-Micro refuses (it allows 10 inputs), and int8 ``nn.GRU`` does not convert.
-The loop below converts to plain FULLY_CONNECTED / LOGISTIC / TANH / MUL / ADD ops that TFLite-Micro
-runs in float and int8. To bound the number of steps (ops, conversion time, latency), a strided
-input projection first merges ``frame_stride`` neighbouring frames into one step: it computes all
-gate inputs of the whole clip in one convolution, so each step only adds the recurrent part.
+The loop below converts to plain FULLY_CONNECTED / LOGISTIC / TANH / MUL / ADD ops (about 16 per
+step) that TFLite-Micro runs in float and int8. To bound the number of steps (ops, conversion time,
+arena, latency), each step reads ``frame_stride`` stacked frames.
 
-Recurrent weights are ``nn.Linear`` layers, so torch-pruning can remove hidden units (the hidden
-size is tied across the projection, the recurrent layer and the classifier).
+Gate weights are ``nn.Linear`` layers, so torch-pruning removes hidden units consistently across
+gates, the layers above and the classifier (see docs/models.md for what it cannot do here).
 """
 
 from __future__ import annotations
