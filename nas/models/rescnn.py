@@ -44,7 +44,7 @@ class _ResBlock(nn.Module):
         if residual != "none":
             same = cin == cout and stride == 1
             self.skip = nn.Identity() if same else nn.Sequential(*_conv_bn(cin, cout, 1, stride))
-        self.act = activation(act)
+        self.act = activation(act, cout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.f(x)
