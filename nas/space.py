@@ -29,6 +29,7 @@ from nas.compress.prune import CRITERIA
 from nas.compress.quantize import BITS_OFFERED
 from nas.errors import ConfigError, NotFoundError
 from nas.models import FAMILIES, family_params
+from nas.models.layers import ACTIVATIONS
 
 SPACES_DIR = Path(__file__).resolve().parent.parent / "search_spaces"
 SECTIONS = ("name", "description", "frontend", "families", "compression", "training")
@@ -124,10 +125,25 @@ class SearchSpace:
             out += [f"    {k}: {s.describe()}" for k, s in section.items()]
         out.append("  families:")
         for fam, params in self.families.items():
-            out.append(f"    {fam}: " + ", ".join(f"{k}={s.describe()}" for k, s in params.items()))
-        size = self.size()
-        out.append(f"  size: {'continuous (infinite)' if math.isinf(size) else f'{size:,.0f} candidates'}")
+            n = math.prod(s.size() for s in params.values())
+            count = "continuous" if math.isinf(n) else f"{n:,.0f} architectures"
+            out.append(f"    {fam} ({count}): " + ", ".join(f"{k}={s.describe()}" for k, s in params.items()))
+        out.append(f"  size: {self.size_text()}")
         return out
+
+    def size_text(self) -> str:
+        """The size in words: exact when discrete, else the discrete part times the continuous ranges."""
+        size = self.size()
+        if not math.isinf(size):
+            return f"{size:,.0f} candidates"
+        sections = {"frontend": self.frontend, "compression": self.compression, "training": self.training,
+                    **{f"{fam}": p for fam, p in self.families.items()}}
+        continuous = [f"{sec}.{k}" for sec, params in sections.items() for k, s in params.items()
+                      if math.isinf(s.size())]
+        finite = lambda params: math.prod(s.size() for s in params.values() if not math.isinf(s.size()))  # noqa: E731
+        discrete = (math.prod(finite(p) for p in (self.frontend, self.compression, self.training))
+                    * sum(finite(p) for p in self.families.values()))
+        return f"{discrete:,.0f} discrete combinations x continuous {', '.join(continuous)}"
 
 
 def _parse_spec(raw: Any, where: str, default: Any) -> ParamSpec:
@@ -176,6 +192,8 @@ def _check_type(spec: ParamSpec, where: str, default: Any) -> None:
         values: tuple[Any, ...] = (spec.low, spec.high)
         if isinstance(default, str) or isinstance(default, bool):
             raise ConfigError(f"{where}: expected {type(default).__name__} values, not a numeric range")
+        if spec.kind == "float" and isinstance(default, int):
+            raise ConfigError(f"{where}: expected int values, got a float range (write 'int: [low, high]')")
         return
     values = spec.values
     for v in values:
@@ -271,6 +289,9 @@ def _check_ranges(space: SearchSpace, path: str) -> None:
         spec = space.training.get(key)
         if spec is not None and not all(v > 0 for v in _values(spec)):
             raise ConfigError(f"{path}: training.{key}: must be positive")
+    _check_frontend_cross(space, path)
+    for fam, params in space.families.items():
+        _check_family(fam, params, path)
 
 
 def load_space(name_or_path: str | Path) -> SearchSpace:
@@ -294,3 +315,62 @@ def load_space(name_or_path: str | Path) -> SearchSpace:
 
 def list_spaces() -> list[SearchSpace]:
     return [load_space(p) for p in sorted(SPACES_DIR.glob("*.yaml"))]
+
+
+# --- cross-field and per-family checks (model families of issue 4) ---------------------------------
+
+#: The activations come from the one table the builders use.
+ENUMS["activation_fn"] = tuple(ACTIVATIONS)
+
+#: Family parameters that may be 0; every other integer parameter of a family must be >= 1.
+ZERO_ALLOWED = {"context"}
+
+
+def _discrete(spec: ParamSpec) -> tuple[Any, ...]:
+    """Every value an int/fixed/choice spec can take (float ranges: their two ends)."""
+    if spec.kind == "int":
+        step = int(spec.step or 1)
+        return tuple(range(int(spec.low), int(spec.high) + 1, step))
+    return _values(spec)
+
+
+def _check_frontend_cross(space: SearchSpace, path: str) -> None:
+    """MFCCs are a DCT of the mel bands: every n_mfcc the space can pick must fit every n_mels."""
+    kind = space.frontend.get("kind")
+    if "mfcc" not in (_values(kind) if kind is not None else (FRONTEND_DEFAULTS["kind"],)):
+        return
+    mfcc = space.frontend.get("n_mfcc")
+    mels = space.frontend.get("n_mels")
+    hi = max(_values(mfcc)) if mfcc is not None else FRONTEND_DEFAULTS["n_mfcc"]
+    lo = min(_values(mels)) if mels is not None else FRONTEND_DEFAULTS["n_mels"]
+    if hi > lo:
+        raise ConfigError(f"{path}: frontend.n_mfcc: {hi:g} exceeds the smallest n_mels {lo:g}; "
+                          f"MFCCs are taken from the mel bands, so n_mfcc must be <= n_mels")
+
+
+def _check_family(fam: str, params: dict[str, ParamSpec], path: str) -> None:
+    """Sizes >= 1, dropout in [0, 1), growth > 0, and attention heads that divide the width."""
+    defaults = family_params(fam)
+    where = f"{path}: families.{fam}"
+    for key, spec in params.items():
+        default = defaults.get(key)
+        values = _values(spec)
+        if isinstance(default, bool) or not isinstance(default, (int, float)):
+            continue
+        if key == "dropout":
+            if not all(0.0 <= v < 1.0 for v in values):
+                raise ConfigError(f"{where}.dropout: must lie in [0, 1), got {spec.describe()}")
+        elif isinstance(default, float):
+            if not all(v > 0 for v in values):
+                raise ConfigError(f"{where}.{key}: must be positive, got {spec.describe()}")
+        elif not all(v >= (0 if key in ZERO_ALLOWED else 1) for v in values):
+            bound = ">= 0" if key in ZERO_ALLOWED else ">= 1"
+            raise ConfigError(f"{where}.{key}: must be {bound}, got {spec.describe()}")
+    if "n_heads" in defaults:
+        widths = _discrete(params["d_model"]) if "d_model" in params else (defaults["d_model"],)
+        heads = _discrete(params["n_heads"]) if "n_heads" in params else (defaults["n_heads"],)
+        bad = sorted({(h, d) for h in heads for d in widths if d % h})
+        if bad:
+            h, d = bad[0]
+            raise ConfigError(f"{where}.n_heads: {h} heads do not divide d_model {d}; every n_heads "
+                              f"choice must divide every d_model choice (e.g. d_model [32, 64] with n_heads [1, 2, 4])")

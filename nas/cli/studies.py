@@ -161,9 +161,8 @@ def cmd_spaces(args: argparse.Namespace) -> int:
         print("\n".join(load_space(args.space_name).lines()))
         return 0
     for sp in list_spaces():
-        size = sp.size()
-        print(f"{sp.name:<20} {', '.join(sp.families):<40} "
-              f"{'continuous' if size == float('inf') else f'{size:,.0f}'}  {sp.description}")
+        print(f"{sp.name:<14} {sp.description}\n{'':<14} families: {', '.join(sp.families)}; "
+              f"size: {sp.size_text()}")
     return 0
 
 

@@ -14,6 +14,9 @@ from nas.errors import ConfigError
 from nas.models.cnn import build_cnn, build_dscnn
 from nas.models.layers import AudioClassifier, count_params
 from nas.models.mlp import build_mlp
+from nas.models.recurrent import build_gru, build_lstm
+from nas.models.rescnn import build_rescnn
+from nas.models.transformer import build_transformer
 
 Builder = Callable[..., nn.Module]
 
@@ -21,6 +24,10 @@ FAMILIES: dict[str, Builder] = {
     "cnn": build_cnn,
     "dscnn": build_dscnn,
     "mlp": build_mlp,
+    "rescnn": build_rescnn,
+    "lstm": build_lstm,
+    "gru": build_gru,
+    "transformer": build_transformer,
 }
 
 
@@ -44,4 +51,20 @@ def build_model(arch: ArchConfig, input_shape: tuple[int, int], n_classes: int) 
     return AudioClassifier(body, arch.family, tuple(input_shape), n_classes)
 
 
-__all__ = ["FAMILIES", "AudioClassifier", "build_model", "count_params", "family_params"]
+#: Activations TFLite-Micro has no kernel for: a candidate using one runs in LiteRT only.
+TFLM_UNSUPPORTED_ACTIVATIONS = {"gelu": "TFLite-Micro has no GELU kernel"}
+
+
+def tflm_claim(arch: ArchConfig) -> str | None:
+    """Why ``arch`` will not run on TFLite-Micro, or None if its builder claims it will.
+
+    Every family is built from ops TFLite-Micro runs in float and int8 (recurrent families as a
+    cell loop, see :mod:`nas.models.recurrent`); the exception is an activation without a TFLM
+    kernel. The hardware stage measures the truth (TFLM's allocator); this claim is what the
+    family tests check against it.
+    """
+    act = arch.get("activation_fn", family_params(arch.family).get("activation_fn"))
+    return TFLM_UNSUPPORTED_ACTIVATIONS.get(act) if isinstance(act, str) else None
+
+
+__all__ = ["FAMILIES", "AudioClassifier", "build_model", "count_params", "family_params", "tflm_claim"]

@@ -13,7 +13,7 @@ def _conv_bn_act(cin: int, cout: int, kernel: int | tuple[int, int], stride: int
     k = (kernel, kernel) if isinstance(kernel, int) else kernel
     pad = (k[0] // 2, k[1] // 2)
     return [nn.Conv2d(cin, cout, k, stride=stride, padding=pad, groups=groups, bias=False),
-            nn.BatchNorm2d(cout), activation(act)]
+            nn.BatchNorm2d(cout), activation(act, cout)]
 
 
 class _Image(nn.Module):

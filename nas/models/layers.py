@@ -5,11 +5,27 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "prelu": nn.PReLU, "relu6": nn.ReLU6}
+class QuickGELU(nn.Module):
+    """GELU approximated as ``x * sigmoid(1.702 x)``: MUL + LOGISTIC in the graph, which
+    TFLite-Micro runs (it has no GELU kernel, and the converter folds the tanh form back into GELU)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * torch.sigmoid(1.702 * x)
 
 
-def activation(name: str) -> nn.Module:
-    """A fresh activation module (a module, not a functional call: PT2E needs it after residual adds)."""
+ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "prelu": nn.PReLU, "relu6": nn.ReLU6,
+               "quick_gelu": QuickGELU}
+
+
+def activation(name: str, channels: int | None = None) -> nn.Module:
+    """A fresh activation module (a module, not a functional call: PT2E needs it after residual adds).
+
+    ``channels``: the channel count at dim 1, for a per-channel PReLU. torch-pruning then prunes its
+    slopes with the channels; a single shared slope breaks its flatten index mapping before a
+    ``time`` head (classifier inputs mis-counted). Leave it None where features are not at dim 1.
+    """
+    if name == "prelu" and channels:
+        return nn.PReLU(channels)
     try:
         return ACTIVATIONS[name]()
     except KeyError as e:

@@ -18,9 +18,9 @@ class _BasicBlock(nn.Module):
 
     def __init__(self, width: int, act: str):
         super().__init__()
-        self.f = nn.Sequential(nn.Conv1d(width, width, 1), nn.BatchNorm1d(width), activation(act),
+        self.f = nn.Sequential(nn.Conv1d(width, width, 1), nn.BatchNorm1d(width), activation(act, width),
                                nn.Conv1d(width, width, 1), nn.BatchNorm1d(width))
-        self.act = activation(act)
+        self.act = activation(act, width)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.act(x + self.f(x))
@@ -32,10 +32,10 @@ class _BottleneckBlock(nn.Module):
     def __init__(self, cin: int, cout: int, act: str):
         super().__init__()
         mid = max(4, cout // 4)
-        self.f = nn.Sequential(nn.Conv1d(cin, mid, 1), nn.BatchNorm1d(mid), activation(act),
+        self.f = nn.Sequential(nn.Conv1d(cin, mid, 1), nn.BatchNorm1d(mid), activation(act, mid),
                                nn.Conv1d(mid, cout, 1), nn.BatchNorm1d(cout))
         self.skip = nn.Sequential(nn.Conv1d(cin, cout, 1), nn.BatchNorm1d(cout))
-        self.act = activation(act)
+        self.act = activation(act, cout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.act(self.skip(x) + self.f(x))
@@ -46,7 +46,7 @@ class _FrameMLP(nn.Module):
                  residual: str, act: str, dropout: float):
         super().__init__()
         layers: list[nn.Module] = [nn.Conv1d(n_features, hidden, 2 * context + 1, padding=context),
-                                   nn.BatchNorm1d(hidden), activation(act)]
+                                   nn.BatchNorm1d(hidden), activation(act, hidden)]
         for i in range(n_layers):
             if residual == "basic":
                 layers.append(_BasicBlock(hidden, act))
@@ -54,7 +54,7 @@ class _FrameMLP(nn.Module):
                 layers.append(_BottleneckBlock(hidden, hidden * 2 if i == 0 else hidden, act))
                 hidden = hidden * 2 if i == 0 else hidden
             else:
-                layers += [nn.Conv1d(hidden, hidden, 1), nn.BatchNorm1d(hidden), activation(act)]
+                layers += [nn.Conv1d(hidden, hidden, 1), nn.BatchNorm1d(hidden), activation(act, hidden)]
         self.frames = nn.Sequential(*layers)
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(hidden, n_classes))
 
