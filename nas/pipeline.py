@@ -14,7 +14,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -113,8 +113,12 @@ def tflm_agreement(tfl: bytes, x: np.ndarray) -> float:
 
 
 def run_trial(candidate: Candidate, ctx: TrialContext, out_dir: Path | None = None, *,
-              on_epoch: EpochCallback | None = None) -> TrialResult:
-    """Run one trial; write ``model.tflite``, ``candidate.json``, ``trial.json`` to ``out_dir``."""
+              on_epoch: EpochCallback | None = None,
+              on_precheck: Callable[[CostReport], None] | None = None) -> TrialResult:
+    """Run one trial; write ``model.tflite``, ``candidate.json``, ``trial.json`` to ``out_dir``.
+
+    ``on_precheck`` receives the precheck's cost report of a candidate that passed it (an early-stopping
+    rule needs the cost before training)."""
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
     feats = ctx.cache.features(ctx.dataset, candidate.frontend)
@@ -128,6 +132,8 @@ def run_trial(candidate: Candidate, ctx: TrialContext, out_dir: Path | None = No
             log.info("precheck: %s infeasible (%s), not trained", candidate.describe(), violation)
             return TrialResult(candidate, "infeasible", violation, 0.0, 0.0, 0.0, report.params, report.macs,
                                0, {ctx.primary.name: report}, seconds, extra={"precheck": True})
+        if on_precheck is not None:
+            on_precheck(report)
 
     model = build_model(candidate.arch, feats.input_shape, feats.n_classes)
     tr = train(model, feats, candidate.train, seed=ctx.seed, on_epoch=on_epoch)

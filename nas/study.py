@@ -9,8 +9,10 @@ its hypervolume history are updated in the same transaction.
 
 from __future__ import annotations
 
+import json
 import logging
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Callable
 
 import optuna
 from optuna.storages import RDBStorage
@@ -19,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from nas.db import (ArtifactRow, FrontHistoryRow, MeasurementRow, ParetoPointRow, StudyRow, TrialRow,
                     engine_kwargs, utcnow)
+from nas.errors import ConfigError
 from nas.front import dominates, hypervolume
 from nas.hardware import CostReport, HardwareProfile
 from nas.pipeline import TrialResult, result_to_dict
@@ -30,11 +33,31 @@ CONSTRAINTS_ATTR = "constraints"
 HEARTBEAT_INTERVAL_S = 20
 HEARTBEAT_GRACE_S = 60
 
+StaleCallback = Callable[[optuna.Study, optuna.trial.FrozenTrial], None]
 
-def optuna_storage(url: str) -> RDBStorage:
-    """Optuna's RDB storage on ``url``, with heartbeats so a killed worker's trial is detected."""
-    return RDBStorage(url, engine_kwargs=engine_kwargs(url), heartbeat_interval=HEARTBEAT_INTERVAL_S,
-                      grace_period=HEARTBEAT_GRACE_S)
+
+@dataclass(frozen=True)
+class Heartbeat:
+    """How often a worker proves it is alive, and how long silence means it died (seconds).
+
+    Short values in tests (1 s / 3 s); on a cluster keep the grace well above a garbage-collection
+    pause or a slow network round trip."""
+
+    interval_s: int = HEARTBEAT_INTERVAL_S
+    grace_s: int = HEARTBEAT_GRACE_S
+
+    def __post_init__(self) -> None:
+        if self.interval_s < 1 or self.grace_s <= self.interval_s:
+            raise ConfigError(f"heartbeat: need interval >= 1 s and grace > interval, got "
+                              f"{self.interval_s} s / {self.grace_s} s")
+
+
+def optuna_storage(url: str, heartbeat: Heartbeat = Heartbeat(), on_stale: StaleCallback | None = None
+                   ) -> RDBStorage:
+    """Optuna's RDB storage on ``url``, with heartbeats so a killed worker's trial is detected;
+    ``on_stale`` is called once (by one worker) for each trial whose heartbeat stopped."""
+    return RDBStorage(url, engine_kwargs=engine_kwargs(url), heartbeat_interval=heartbeat.interval_s,
+                      grace_period=heartbeat.grace_s, heartbeat_stale_trial_callback=on_stale)
 
 
 def _constraints(trial: optuna.trial.FrozenTrial) -> list[float]:
@@ -61,8 +84,9 @@ def create_optuna_study(cfg: StudyConfig, url: str) -> optuna.Study:
                                sampler=make_sampler(cfg), load_if_exists=True)
 
 
-def load_optuna_study(cfg: StudyConfig, url: str, worker_seed: int = 0) -> optuna.Study:
-    return optuna.load_study(study_name=cfg.name, storage=optuna_storage(url),
+def load_optuna_study(cfg: StudyConfig, url: str, worker_seed: int = 0, *, heartbeat: Heartbeat = Heartbeat(),
+                      on_stale: StaleCallback | None = None) -> optuna.Study:
+    return optuna.load_study(study_name=cfg.name, storage=optuna_storage(url, heartbeat, on_stale),
                              sampler=make_sampler(cfg, worker_seed))
 
 
@@ -125,12 +149,18 @@ def _lock_study(session: Session, study: StudyRow) -> None:
 
 
 def record_result(session: Session, study: StudyRow, cfg: StudyConfig, number: int, result: TrialResult,
-                  profiles: dict[str, HardwareProfile], tflite: bytes | None, worker: str = "") -> TrialRow:
-    """Insert a finished trial, its measurements and artifacts; update the fronts. Commits."""
+                  profiles: dict[str, HardwareProfile], tflite: bytes | None, worker: str = "", *,
+                  note: dict[str, Any] | None = None) -> TrialRow:
+    """Insert a finished trial, its measurements and artifacts (``.tflite``; ``trial.json`` with the
+    training log and confusion matrix); update the fronts. Commits.
+
+    ``note``: added to the stored details (``retry_of``, the early-stopping decision, ...)."""
     _lock_study(session, study)
     primary = result.costs.get(cfg.devices[0])
     feasible = result.status == "ok" and all(v <= 0 for v in constraint_values(cfg, result, profiles))
     details = result_to_dict(result)
+    details.update(note or {})
+    trial_json = json.dumps(details, default=float).encode()
     details.pop("costs")
     row = TrialRow(
         study_id=study.id, number=number, status=result.status, reason=result.reason,
@@ -152,6 +182,7 @@ def record_result(session: Session, study: StudyRow, cfg: StudyConfig, number: i
                                    latency_source=c.latency_source, ram_source=c.ram_source, report=c.to_dict()))
     if tflite is not None:
         session.add(ArtifactRow(trial_id=row.id, kind="model.tflite", data=tflite))
+    session.add(ArtifactRow(trial_id=row.id, kind="trial.json", data=trial_json))
     if feasible:
         for device in cfg.devices:
             _update_front(session, study, cfg, row, device, result.costs[device])
@@ -161,13 +192,15 @@ def record_result(session: Session, study: StudyRow, cfg: StudyConfig, number: i
 
 
 def record_failure(session: Session, study: StudyRow, number: int, candidate: dict[str, Any], reason: str,
-                   worker: str = "") -> None:
+                   worker: str = "", *, note: dict[str, Any] | None = None) -> None:
+    """Insert a failed trial (it consumes its slot of the budget). Commits."""
     _lock_study(session, study)
     arch = dict(candidate.get("arch", {}))
     session.add(TrialRow(study_id=study.id, number=number, status="failed", reason=reason[:4000],
                          candidate=candidate, family=str(arch.get("family", "?")), arch=str(arch)[:256],
                          bits=int(candidate.get("bits", 0)), prune_ratio=float(candidate.get("prune_ratio", 0)),
-                         feasible=False, details={}, worker=worker))
+                         feasible=False, details=dict(note or {}),
+                         worker=worker))
     session.commit()
 
 

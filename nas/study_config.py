@@ -36,6 +36,8 @@ class StudyConfig(BaseModel):
     min_accuracy: float | None = Field(None, ge=0, le=1)
     precheck: bool = True
     early_stopping: bool = False
+    early_stopping_min_epochs: int = Field(2, ge=1)
+    early_stopping_margin: float = Field(0.15, ge=0, le=1)
 
     @field_validator("name")
     @classmethod
