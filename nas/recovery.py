@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import warnings
 from dataclasses import dataclass
 from typing import Any, Callable, TypeVar
 
@@ -28,7 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from nas.db import StudyRow, TrialRow
 from nas.errors import StorageError
-from nas.study import record_failure
+from nas.study import finish_if_done, record_failure
 
 log = logging.getLogger(__name__)
 
@@ -131,11 +132,19 @@ class StaleTrialHandler:
                 log.warning("trial %d lost with worker %s (no heartbeat); re-enqueued (retry %d of %d)",
                             trial.number, lost_by, retries + 1, self.max_retries)
                 return
-            reason = (f"worker {lost_by} was lost mid-trial (no heartbeat) and the {retries} retr"
-                      f"{'y' if retries == 1 else 'ies'} were lost too; giving up")
+            reason = (f"lost with worker {lost_by} (no heartbeat) on its last attempt ({retries} retries "
+                      f"spent); giving up")
             record_failure(session, row, trial.number, dict(trial.user_attrs.get(CANDIDATE_ATTR, {})), reason,
                            self.worker, note={RETRY_OF_ATTR: origin} if retries else None)
+            finish_if_done(session, row)
             log.warning("trial %d recorded as failed: %s", trial.number, reason)
+
+
+def fail_lost_trials(study: optuna.Study) -> None:
+    """Fail the trials whose heartbeat stopped; the storage's ``StaleTrialHandler`` takes it from there."""
+    with warnings.catch_warnings():  # experimental in Optuna 5; relied on knowingly
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)
 
 
 def active_trials(study: optuna.Study) -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import warnings
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -56,8 +57,10 @@ def optuna_storage(url: str, heartbeat: Heartbeat = Heartbeat(), on_stale: Stale
                    ) -> RDBStorage:
     """Optuna's RDB storage on ``url``, with heartbeats so a killed worker's trial is detected;
     ``on_stale`` is called once (by one worker) for each trial whose heartbeat stopped."""
-    return RDBStorage(url, engine_kwargs=engine_kwargs(url), heartbeat_interval=heartbeat.interval_s,
-                      grace_period=heartbeat.grace_s, heartbeat_stale_trial_callback=on_stale)
+    with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna 5; we rely on them knowingly
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return RDBStorage(url, engine_kwargs=engine_kwargs(url), heartbeat_interval=heartbeat.interval_s,
+                          grace_period=heartbeat.grace_s, heartbeat_stale_trial_callback=on_stale)
 
 
 def _constraints(trial: optuna.trial.FrozenTrial) -> list[float]:
@@ -202,6 +205,16 @@ def record_failure(session: Session, study: StudyRow, number: int, candidate: di
                          feasible=False, details=dict(note or {}),
                          worker=worker))
     session.commit()
+
+
+def finish_if_done(session: Session, study: StudyRow) -> int:
+    """Mark the study finished once its budget of trials is recorded; returns how many are. Commits."""
+    n_done = session.query(TrialRow).filter(TrialRow.study_id == study.id).count()
+    if n_done >= study.budget:
+        session.execute(update(StudyRow).where(StudyRow.id == study.id, StudyRow.status == "running")
+                        .values(status="finished"))
+        session.commit()
+    return n_done
 
 
 def _update_front(session: Session, study: StudyRow, cfg: StudyConfig, row: TrialRow, device: str,

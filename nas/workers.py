@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any, Callable, TypeVar
 
 import optuna
-from optuna.storages import fail_stale_trials
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -38,9 +37,9 @@ from nas.hardware import HardwareProfile, load_profile
 from nas.logs import setup_logging
 from nas.pipeline import TrialContext, TrialResult, run_trial
 from nas.recovery import (CANDIDATE_ATTR, RetryPolicy, StaleTrialHandler, TrialHeartbeat, active_trials,
-                          leaked_slots, note_of, release_leaked_slots, with_db_retry)
+                          fail_lost_trials, leaked_slots, note_of, release_leaked_slots, with_db_retry)
 from nas.space import SearchSpace, load_space
-from nas.study import (CONSTRAINTS_ATTR, Heartbeat, constraint_values, load_optuna_study, objective_values,
+from nas.study import (CONSTRAINTS_ATTR, Heartbeat, constraint_values, finish_if_done, load_optuna_study, objective_values,
                        record_failure, record_result)
 from nas.study_config import StudyConfig
 
@@ -148,7 +147,7 @@ class Worker:
             for row in self._running(session):
                 if row.claimed >= row.budget:
                     continue
-                fail_stale_trials(self._runtime(row).study)  # lost trials give their slots back first
+                fail_lost_trials(self._runtime(row).study)  # lost trials give their slots back first
                 if claim_slot(session, row.id):
                     return row
         return None
@@ -163,7 +162,7 @@ class Worker:
         time.sleep(self.options.heartbeat.interval_s)
         for row in waiting:
             study = self._runtime(row).study
-            fail_stale_trials(study)
+            fail_lost_trials(study)
             with self.sessions() as session:
                 self._release_leaks(session, row.id, active_trials(study))
         return True
@@ -239,7 +238,7 @@ class Worker:
                 if not self._recorded(session, row, trial.number):  # a commit whose answer was lost
                     record_result(session, row, rt.cfg, trial.number, result, rt.profiles, tflite, self.name,
                                   note=note)
-                return self._finish_if_done(session, row)
+                return finish_if_done(session, row)
 
         n_done = self._db(record, f"record trial {trial.number} (its result is in {out_dir}/trial.json)")
         values = objective_values(rt.cfg, result)
@@ -252,21 +251,13 @@ class Worker:
         with self.sessions() as session:
             if not self._recorded(session, row, trial.number):
                 record_failure(session, row, trial.number, candidate, reason, self.name, note=note_of(trial))
-            self._finish_if_done(session, row)
+            finish_if_done(session, row)
         rt.study.tell(trial, state=optuna.trial.TrialState.FAIL, skip_if_finished=True)
 
     @staticmethod
     def _recorded(session: Session, row: StudyRow, number: int) -> bool:
         return session.scalar(select(TrialRow.id).where(TrialRow.study_id == row.id,
                                                         TrialRow.number == number)) is not None
-
-    def _finish_if_done(self, session: Session, row: StudyRow) -> int:
-        n_done = session.query(TrialRow).filter(TrialRow.study_id == row.id).count()
-        if n_done >= row.budget:
-            session.execute(update(StudyRow).where(StudyRow.id == row.id, StudyRow.status == "running")
-                            .values(status="finished"))
-            session.commit()
-        return n_done
 
 
 def _worker_main(db_url: str, study_name: str | None, artifacts: str, cache_dir: str, n_workers: int,
