@@ -168,3 +168,10 @@ def export_model(session: Session, name: str, number: int) -> bytes:
     if data is None:
         raise NotFoundError(f"trial {number} of '{name}' has no .tflite file ({trial.status}: {trial.reason})")
     return data
+
+
+def study_savings(session: Session, name: str) -> dict[str, Any]:
+    """Training time saved by the precheck and early stopping in study ``name`` (estimates, seconds)."""
+    from nas.study import savings
+
+    return savings(session, _study(session, name).id).to_dict()

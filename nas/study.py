@@ -239,3 +239,45 @@ def _record_history(session: Session, study: StudyRow, cfg: StudyConfig, profile
     n = session.query(TrialRow).filter(TrialRow.study_id == study.id).count()
     session.add(FrontHistoryRow(study_id=study.id, n_trials=n, front_size=len(front),
                                 hypervolume=normalized_hypervolume(cfg, profile, list(front))))
+
+
+@dataclass(frozen=True)
+class Savings:
+    """Training time the precheck and early stopping saved in a study, estimated from its own trials.
+
+    A trial skipped by the precheck would have cost the mean post-precheck time of the fully trained
+    trials; the precheck's own time (every trial pays it) is subtracted. A trial stopped early saved
+    its remaining epochs at its own per-epoch time, plus the mean pruning/fine-tuning time if it prunes."""
+
+    trained: int
+    precheck_skipped: int
+    precheck_cost_s: float
+    precheck_saved_s: float
+    stopped_early: int
+    early_saved_s: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+_AFTER_PRECHECK = ("train", "prune", "export", "evaluate", "price")
+
+
+def savings(session: Session, study_id: int) -> Savings:
+    rows = session.execute(select(TrialRow.details, TrialRow.candidate).where(TrialRow.study_id == study_id)).all()
+    rows = [(d, c) for d, c in rows if d.get("seconds")]
+    skipped = [d for d, _ in rows if d.get("extra", {}).get("precheck")]
+    stopped = [(d, c) for d, c in rows if d.get("stopped_early")]
+    full = [d for d, _ in rows if not d.get("extra", {}).get("precheck") and not d.get("stopped_early")]
+    mean_full = sum(sum(d["seconds"].get(k, 0.0) for k in _AFTER_PRECHECK) for d in full) / max(1, len(full))
+    prunes = [d["seconds"]["prune"] for d in full if "prune" in d["seconds"]]
+    mean_prune = sum(prunes) / max(1, len(prunes))
+    precheck_cost = sum(d["seconds"].get("precheck", 0.0) for d, _ in rows)
+    early = 0.0
+    for d, c in stopped:
+        ran = max(1, sum(1 for h in d.get("history", []) if "phase" not in h))
+        planned = int(c.get("train", {}).get("epochs", ran))
+        early += (planned - ran) * d["seconds"].get("train", 0.0) / ran
+        early += mean_prune if float(c.get("prune_ratio", 0)) > 0 else 0.0
+    return Savings(len(full) + len(stopped), len(skipped), precheck_cost, len(skipped) * mean_full - precheck_cost,
+                   len(stopped), early)

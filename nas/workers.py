@@ -81,11 +81,19 @@ def claim_slot(session: Session, study_id: int) -> bool:
     return res.rowcount == 1
 
 
+def usable_cores() -> int:
+    """Cores this process may run on (a SLURM or container CPU set, not the whole machine)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def set_torch_threads(n_workers: int) -> int:
     """Split the cores between workers so N workers on N cores do not oversubscribe."""
     import torch
 
-    n = max(1, (os.cpu_count() or 1) // max(1, n_workers))
+    n = max(1, usable_cores() // max(1, n_workers))
     torch.set_num_threads(n)
     return n
 
@@ -153,13 +161,13 @@ class Worker:
         return None
 
     def _watch_others(self) -> bool:
-        """Wait one heartbeat for trials under way elsewhere and recover lost ones; False when none."""
+        """Wait a moment for trials under way elsewhere and recover lost ones; False when none."""
         with self.sessions() as session:
             waiting = [r for r in self._running(session)
                        if session.query(TrialRow).filter(TrialRow.study_id == r.id).count() < r.budget]
         if not waiting:
             return False
-        time.sleep(self.options.heartbeat.interval_s)
+        time.sleep(min(2.0, self.options.heartbeat.interval_s))  # short: notice the end of the study soon
         for row in waiting:
             study = self._runtime(row).study
             fail_lost_trials(study)

@@ -110,11 +110,16 @@ def cmd_show(args: argparse.Namespace) -> int:
     with _sessions(args.db)() as s:
         info = service.study_info(s, args.name)
         points = service.pareto(s, args.name, device=getattr(args, "device_name", None))
+        saved = service.study_savings(s, args.name)
     if getattr(args, "json", False):
-        print(json.dumps({"study": info.to_dict(), "pareto": [p.to_dict() for p in points]}, indent=2))
+        print(json.dumps({"study": info.to_dict(), "pareto": [p.to_dict() for p in points], "savings": saved},
+                         indent=2))
         return 0
     print(f"study {info.name}: {info.status}, {info.finished}/{info.budget} trials "
           f"({info.feasible} feasible, {info.failed} failed), hypervolume {_fmt(info.hypervolume, '.4f')}")
+    print(f"precheck: {saved['precheck_skipped']} candidate(s) not trained, ~{saved['precheck_saved_s']:.0f} s "
+          f"saved (net of {saved['precheck_cost_s']:.0f} s of prechecks); early stopping: "
+          f"{saved['stopped_early']} stopped, ~{saved['early_saved_s']:.0f} s saved")
     print_front(points, Path(args.artifacts), info.name)
     return 0
 
