@@ -23,8 +23,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from sqlalchemy import select  # noqa: E402
+
 from nas import service  # noqa: E402
-from nas.db import FrontHistoryRow, StudyRow, TrialRow, make_engine, make_sessionmaker  # noqa: E402
+from nas.db import FrontHistoryRow, ParetoPointRow, StudyRow, TrialRow, make_engine, make_sessionmaker  # noqa: E402
 from nas.study import savings  # noqa: E402
 from nas.study_config import StudyConfig  # noqa: E402
 from nas.workers import run_local_workers  # noqa: E402
@@ -75,12 +77,16 @@ def run_study(folder: Path, tag: str, config: dict, workers: int) -> dict:
         hv = s.query(FrontHistoryRow.hypervolume).filter(FrontHistoryRow.study_id == study.id) \
             .order_by(FrontHistoryRow.id.desc()).limit(1).scalar()
         saved = savings(s, study.id)
+        front = set(s.scalars(select(ParetoPointRow.number).where(ParetoPointRow.study_id == study.id,
+                                                                  ParetoPointRow.device == cfg.devices[0])))
     train_s = sum(r.details.get("seconds", {}).get("train", 0.0) + r.details.get("seconds", {}).get("prune", 0.0)
                   for r in rows)
     epochs = sum(sum(1 for h in r.details.get("history", []) if "phase" not in h) for r in rows)
     return {"wall_s": wall, "trials": len(rows), "per_min": 60 * len(rows) / wall, "hv": hv or 0.0,
             "train_s": train_s, "epochs": epochs, "feasible": sum(r.feasible for r in rows),
-            "infeasible": sum(r.status == "infeasible" for r in rows), "saved": saved}
+            "infeasible": sum(r.status == "infeasible" for r in rows), "saved": saved,
+            "by_number": {r.number: (r.accuracy, bool(r.details.get("stopped_early")), r.number in front)
+                          for r in rows}}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -133,6 +139,11 @@ def main(argv: list[str] | None = None) -> None:
         print(f"   saved: {es_off['wall_s'] - es_on['wall_s']:.1f} s wall, "
               f"{es_off['train_s'] - es_on['train_s']:.1f} s training; the study's own estimate: "
               f"{es_on['saved'].early_saved_s:.1f} s", flush=True)
+        for n, (acc, stopped, _) in sorted(es_on["by_number"].items()):
+            if stopped:
+                full_acc, _, on_front = es_off["by_number"][n]
+                print(f"   trial {n} stopped at accuracy {acc:.3f}; trained fully (early stopping off) it reached "
+                      f"{full_acc:.3f} and was {'ON' if on_front else 'not on'} the front")
 
 
 if __name__ == "__main__":

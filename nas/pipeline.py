@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
+import torch
 
 from nas.candidate import Candidate
 from nas.compress import prune_model
@@ -135,6 +136,7 @@ def run_trial(candidate: Candidate, ctx: TrialContext, out_dir: Path | None = No
         if on_precheck is not None:
             on_precheck(report)
 
+    torch.manual_seed(ctx.seed)  # the same candidate gets the same initial weights, precheck or not
     model = build_model(candidate.arch, feats.input_shape, feats.n_classes)
     tr = train(model, feats, candidate.train, seed=ctx.seed, on_epoch=on_epoch)
     seconds["train"] = tr.seconds
