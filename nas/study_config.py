@@ -46,9 +46,11 @@ class StudyConfig(BaseModel):
             raise ValueError("must be 1-64 letters, digits, '_', '-' or '.', starting with a letter or digit")
         return v
 
-    @field_validator("objectives")
+    @field_validator("objectives", mode="before")
     @classmethod
     def _objectives(cls, v: list[str]) -> list[str]:
+        if not isinstance(v, list):
+            return v
         unknown = [o for o in v if o not in OBJECTIVES]
         if unknown:
             raise ValueError(f"unknown objective(s) {unknown}; choose from {list(OBJECTIVES)}")

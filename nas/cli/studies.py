@@ -117,8 +117,8 @@ def cmd_show(args: argparse.Namespace) -> int:
         return 0
     print(f"study {info.name}: {info.status}, {info.finished}/{info.budget} trials "
           f"({info.feasible} feasible, {info.failed} failed), hypervolume {_fmt(info.hypervolume, '.4f')}")
-    print(f"precheck: {saved['precheck_skipped']} candidate(s) not trained, ~{saved['precheck_saved_s']:.0f} s "
-          f"saved (net of {saved['precheck_cost_s']:.0f} s of prechecks); early stopping: "
+    print(f"precheck: {saved['precheck_skipped']} candidate(s) not trained, net ~{saved['precheck_saved_s']:.0f} s "
+          f"of training saved (the prechecks took {saved['precheck_cost_s']:.0f} s); early stopping: "
           f"{saved['stopped_early']} stopped, ~{saved['early_saved_s']:.0f} s saved")
     print_front(points, Path(args.artifacts), info.name)
     return 0
