@@ -1,6 +1,8 @@
 """Early stopping for multi-objective studies (Optuna's pruners work on one objective only).
 
-The rule, kept conservative. After epoch ``k >= min_epochs`` a candidate stops training when
+The rule, kept conservative. After epoch ``k >= max(min_epochs, min_fraction x planned epochs)``
+(2 and half by default: the first epochs of a warm-up + cosine schedule say little) a candidate stops
+training when
 
     val_acc(k) + margin(k) < A*(c)
 
@@ -11,7 +13,7 @@ The rule, kept conservative. After epoch ``k >= min_epochs`` a candidate stops t
   point dominates the candidate unless the candidate finishes *above* ``A*(c)``. No such point:
   the candidate would be on the front whatever its accuracy, so it is never stopped.
 * ``margin(k)`` bounds how much accuracy a candidate can still gain after epoch ``k``, fine-tuning,
-  pruning and quantization included: the larger of a fixed generous margin (0.15 by default) and the
+  pruning and quantization included: the larger of a fixed generous margin (0.25 by default) and the
   largest gain from epoch ``k`` to the final ``.tflite`` accuracy seen in this study's finished trials,
   plus a slack of 0.02.
 
@@ -22,6 +24,7 @@ fewer candidates, never more. Without the precheck (no cost before training) not
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -37,8 +40,13 @@ class EarlyStopRule:
     """Parameters of the rule (see the module docstring)."""
 
     min_epochs: int = 2
-    margin: float = 0.15
+    min_fraction: float = 0.5
+    margin: float = 0.25
     slack: float = 0.02
+
+    def first_epoch(self, planned: int) -> int:
+        """The first epoch after which a candidate planned for ``planned`` epochs may be stopped."""
+        return max(self.min_epochs, math.ceil(self.min_fraction * planned))
 
     def margin_at(self, epoch: int, curves: Sequence[Curve]) -> float:
         """Fixed margin, or the largest gain after ``epoch`` seen in finished trials plus the slack."""
@@ -68,8 +76,9 @@ class EarlyStopper:
     ``decision`` holds why it stopped (epoch, accuracy, margin, accuracy to beat), for the trial record.
     """
 
-    def __init__(self, rule: EarlyStopRule, front: FrontSnapshot, curves: Sequence[Curve]):
+    def __init__(self, rule: EarlyStopRule, front: FrontSnapshot, curves: Sequence[Curve], epochs: int):
         self.rule, self.front, self.curves = rule, front, tuple(curves)
+        self.first_epoch = rule.first_epoch(epochs)
         self.cost: tuple[float, ...] | None = None
         self.decision: dict[str, Any] | None = None
 
@@ -77,7 +86,7 @@ class EarlyStopper:
         self.cost = self.front.cost_of(report)
 
     def __call__(self, epoch: int, val_acc: float) -> bool:
-        if self.cost is None or epoch < self.rule.min_epochs:
+        if self.cost is None or epoch < self.first_epoch:
             return False
         target = self.front.accuracy_to_beat(self.cost)
         if target is None:

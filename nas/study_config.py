@@ -37,7 +37,8 @@ class StudyConfig(BaseModel):
     precheck: bool = True
     early_stopping: bool = False
     early_stopping_min_epochs: int = Field(2, ge=1)
-    early_stopping_margin: float = Field(0.15, ge=0, le=1)
+    early_stopping_min_fraction: float = Field(0.5, ge=0, le=1)
+    early_stopping_margin: float = Field(0.25, ge=0, le=1)
 
     @field_validator("name")
     @classmethod

@@ -195,7 +195,7 @@ class Worker:
             candidate = rt.space.sample(trial)
             self._db(lambda: self._describe(trial, candidate.to_dict()), f"start trial {trial.number}")
             out_dir = self.artifacts / row.name / f"trial-{trial.number:04d}"
-            stopper = self._stopper(rt, row) if rt.cfg.early_stopping else None
+            stopper = self._stopper(rt, row, candidate.train.epochs) if rt.cfg.early_stopping else None
             try:
                 result = run_trial(candidate, rt.ctx, out_dir, on_epoch=stopper,
                                    on_precheck=stopper.set_cost if stopper else None)
@@ -216,7 +216,7 @@ class Worker:
         trial.set_user_attr("pid", os.getpid())
         trial.set_user_attr(CANDIDATE_ATTR, candidate)
 
-    def _stopper(self, rt: _StudyRuntime, row: StudyRow) -> EarlyStopper | None:
+    def _stopper(self, rt: _StudyRuntime, row: StudyRow, epochs: int) -> EarlyStopper | None:
         """The early-stopping callback of the next trial, built on the current front (None: no rule)."""
         cfg = rt.cfg
         if "accuracy" not in cfg.objectives or not cfg.precheck:
@@ -231,8 +231,9 @@ class Worker:
         front = FrontSnapshot(tuple(cfg.objectives[j] for j in others),
                               tuple((v[i], tuple(v[j] for j in others)) for v in fronts))
         curves = [(training_curve(d), float(a)) for d, a in done if a is not None and not d.get("stopped_early")]
-        rule = EarlyStopRule(min_epochs=cfg.early_stopping_min_epochs, margin=cfg.early_stopping_margin)
-        return EarlyStopper(rule, front, curves)
+        rule = EarlyStopRule(min_epochs=cfg.early_stopping_min_epochs, min_fraction=cfg.early_stopping_min_fraction,
+                             margin=cfg.early_stopping_margin)
+        return EarlyStopper(rule, front, curves, epochs)
 
     def _record(self, rt: _StudyRuntime, row: StudyRow, trial: optuna.Trial, result: TrialResult,
                 out_dir: Path, note: dict[str, Any]) -> None:

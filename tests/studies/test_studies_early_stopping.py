@@ -29,15 +29,18 @@ def test_accuracy_to_beat_is_the_best_point_at_no_more_cost():
 
 
 def test_stopper_stops_only_what_cannot_reach_the_front():
-    rule = EarlyStopRule(min_epochs=2, margin=0.15)
-    s = EarlyStopper(rule, FRONT, [])
+    rule = EarlyStopRule(min_epochs=2, min_fraction=0.5, margin=0.15)
+    s = EarlyStopper(rule, FRONT, [], epochs=4)
     assert not s(2, 0.1)  # no cost yet (no precheck): never stops
     s.set_cost(_report(50.0, 70.0))
     assert not s(1, 0.1)  # before min_epochs
     assert not s(2, 0.80)  # 0.80 + 0.15 >= 0.95: might still get there
     assert s(2, 0.79)  # 0.79 + 0.15 < 0.95
     assert s.decision == {"epoch": 2, "val_accuracy": 0.79, "margin": 0.15, "accuracy_to_beat": 0.95}
-    cheap = EarlyStopper(rule, FRONT, [])
+    late = EarlyStopper(rule, FRONT, [], epochs=10)
+    late.set_cost(_report(50.0, 70.0))
+    assert not late(4, 0.0) and late(5, 0.0)  # not before half of the planned epochs
+    cheap = EarlyStopper(rule, FRONT, [], epochs=10)
     cheap.set_cost(_report(5.0, 70.0))
     assert not cheap(5, 0.0)  # nothing on the front is as cheap: never stopped
 
@@ -71,7 +74,8 @@ def test_a_trial_that_cannot_reach_the_front_stops_after_min_epochs(small_datase
     cand = Candidate(FrontendConfig(n_mels=16, hop_ms=32), ArchConfig.of("mlp", hidden=16, n_layers=1),
                      TrainConfig(epochs=4, finetune_epochs=1), prune_ratio=0.5, bits=8)
     # a (made-up) perfect point that costs nothing: no candidate can beat it
-    stopper = EarlyStopper(EarlyStopRule(min_epochs=2), FrontSnapshot(("latency_ms",), ((1.01, (0.0,)),)), [])
+    stopper = EarlyStopper(EarlyStopRule(min_epochs=2), FrontSnapshot(("latency_ms",), ((1.01, (0.0,)),)), [],
+                           epochs=4)
     result = run_trial(cand, ctx, tmp_path / "t", on_epoch=stopper, on_precheck=stopper.set_cost)
     assert result.stopped_early and result.status == "ok"
     assert [h["epoch"] for h in result.history] == [1, 2]  # stopped after epoch 2, no fine-tuning
