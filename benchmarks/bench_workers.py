@@ -98,6 +98,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--dataset", default="synthetic:800")
     ap.add_argument("--deadline-ms", type=float, default=50.0, help="latency deadline of the precheck study")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--sections", default="123", help="which of the three comparisons to run (default 123)")
+    ap.add_argument("--es-trials", type=int, help="trials of the early-stopping studies (default trials + 4)")
+    ap.add_argument("--es-epochs", type=int, default=6, help="planned epochs in the early-stopping studies")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     os.environ.setdefault("LITERT_TORCH_SHOW_PROGRESS", "n")
@@ -107,49 +110,63 @@ def main(argv: list[str] | None = None) -> None:
         space3, space6 = str(write_space(folder, 3)), str(write_space(folder, 6))
         print(f"dataset {args.dataset}, {args.trials} trials per study, {os.cpu_count()} cores", flush=True)
 
-        one = run_study(folder, "w1", {**base, "space": space3, "sampler": "random"}, 1)
-        two = run_study(folder, "w2", {**base, "space": space3, "sampler": "random"}, 2)
-        print("\n1. throughput (random sampler, same space and budget)")
-        print(f"   {'workers':<22}{'1':>10}{'2':>10}")
-        print(f"   {'wall s':<22}{one['wall_s']:>10.1f}{two['wall_s']:>10.1f}")
-        print(f"   {'trials per minute':<22}{one['per_min']:>10.2f}{two['per_min']:>10.2f}")
-        print(f"   speed-up {two['per_min'] / one['per_min']:.2f}x", flush=True)
+        if "1" in args.sections:
+            throughput(folder, base, space3)
+        if "2" in args.sections:
+            precheck(folder, base, space6, args.deadline_ms)
+        if "3" in args.sections:
+            es_space = str(write_space(folder, args.es_epochs))
+            early_stopping(folder, {**base, "n_trials": args.es_trials or args.trials + 4}, es_space, args.es_epochs)
 
-        pc = {**base, "space": space6, "sampler": "random", "max_latency_ms": args.deadline_ms}
-        on = run_study(folder, "pre-on", {**pc, "precheck": True}, 1)
-        off = run_study(folder, "pre-off", {**pc, "precheck": False}, 1)
-        rejected = [n for n, st in on["status"].items() if st == "infeasible"]
-        avoided = sum(off["after_precheck_s"][n] for n in rejected)
-        print(f"\n2. precheck (same candidates, 6 epochs; deadline {args.deadline_ms:g} ms on nucleo-l4r5zi)")
-        print(f"   {'precheck':<22}{'on':>10}{'off':>10}")
-        print(f"   {'wall s':<22}{on['wall_s']:>10.1f}{off['wall_s']:>10.1f}")
-        print(f"   {'training s (+prune)':<22}{on['train_s']:>10.1f}{off['train_s']:>10.1f}")
-        print(f"   {'infeasible trials':<22}{on['infeasible']:>10}{off['infeasible']:>10}")
-        print(f"   {'hypervolume':<22}{on['hv']:>10.4f}{off['hv']:>10.4f}")
-        print(f"   work avoided: {avoided:.1f} s (train, prune, export, evaluate, price of the {len(rejected)} rejected "
-              f"candidates, measured in the 'off' study); prechecks cost {on['saved'].precheck_cost_s:.1f} s "
-              f"({on['trials']} exports): net {avoided - on['saved'].precheck_cost_s:+.1f} s; wall "
-              f"{off['wall_s'] - on['wall_s']:+.1f} s; the study's own estimate {on['saved'].precheck_saved_s:+.1f} s",
-              flush=True)
 
-        es = {**base, "space": space6, "sampler": "random", "n_trials": args.trials + 4}
-        es_off = run_study(folder, "es-off", {**es, "early_stopping": False}, 1)
-        es_on = run_study(folder, "es-on", {**es, "early_stopping": True}, 1)
-        print(f"\n3. early stopping (same candidates, 6 epochs, {es['n_trials']} trials)")
-        print(f"   {'early stopping':<22}{'off':>10}{'on':>10}")
-        print(f"   {'wall s':<22}{es_off['wall_s']:>10.1f}{es_on['wall_s']:>10.1f}")
-        print(f"   {'training s (+prune)':<22}{es_off['train_s']:>10.1f}{es_on['train_s']:>10.1f}")
-        print(f"   {'epochs trained':<22}{es_off['epochs']:>10}{es_on['epochs']:>10}")
-        print(f"   {'stopped early':<22}{0:>10}{es_on['saved'].stopped_early:>10}")
-        print(f"   {'hypervolume':<22}{es_off['hv']:>10.4f}{es_on['hv']:>10.4f}")
-        print(f"   saved: {es_off['wall_s'] - es_on['wall_s']:.1f} s wall, "
-              f"{es_off['train_s'] - es_on['train_s']:.1f} s training; the study's own estimate: "
-              f"{es_on['saved'].early_saved_s:.1f} s", flush=True)
-        for n, (acc, stopped, _) in sorted(es_on["by_number"].items()):
-            if stopped:
-                full_acc, _, on_front = es_off["by_number"][n]
-                print(f"   trial {n} stopped at accuracy {acc:.3f}; trained fully (early stopping off) it reached "
-                      f"{full_acc:.3f} and was {'ON' if on_front else 'not on'} the front")
+def throughput(folder: Path, base: dict, space3: str) -> None:
+    one = run_study(folder, "w1", {**base, "space": space3, "sampler": "random"}, 1)
+    two = run_study(folder, "w2", {**base, "space": space3, "sampler": "random"}, 2)
+    print("\n1. throughput (random sampler, same space and budget)")
+    print(f"   {'workers':<22}{'1':>10}{'2':>10}")
+    print(f"   {'wall s':<22}{one['wall_s']:>10.1f}{two['wall_s']:>10.1f}")
+    print(f"   {'trials per minute':<22}{one['per_min']:>10.2f}{two['per_min']:>10.2f}")
+    print(f"   speed-up {two['per_min'] / one['per_min']:.2f}x", flush=True)
+
+
+def precheck(folder: Path, base: dict, space6: str, deadline_ms: float) -> None:
+    pc = {**base, "space": space6, "sampler": "random", "max_latency_ms": deadline_ms}
+    on = run_study(folder, "pre-on", {**pc, "precheck": True}, 1)
+    off = run_study(folder, "pre-off", {**pc, "precheck": False}, 1)
+    rejected = [n for n, st in on["status"].items() if st == "infeasible"]
+    avoided = sum(off["after_precheck_s"][n] for n in rejected)
+    print(f"\n2. precheck (same candidates, 6 epochs; deadline {deadline_ms:g} ms on nucleo-l4r5zi)")
+    print(f"   {'precheck':<22}{'on':>10}{'off':>10}")
+    print(f"   {'wall s':<22}{on['wall_s']:>10.1f}{off['wall_s']:>10.1f}")
+    print(f"   {'training s (+prune)':<22}{on['train_s']:>10.1f}{off['train_s']:>10.1f}")
+    print(f"   {'infeasible trials':<22}{on['infeasible']:>10}{off['infeasible']:>10}")
+    print(f"   {'hypervolume':<22}{on['hv']:>10.4f}{off['hv']:>10.4f}")
+    print(f"   work avoided: {avoided:.1f} s (train, prune, export, evaluate, price of the {len(rejected)} rejected "
+          f"candidates, measured in the 'off' study); prechecks cost {on['saved'].precheck_cost_s:.1f} s "
+          f"({on['trials']} exports): net {avoided - on['saved'].precheck_cost_s:+.1f} s; wall "
+          f"{off['wall_s'] - on['wall_s']:+.1f} s; the study's own estimate {on['saved'].precheck_saved_s:+.1f} s",
+          flush=True)
+
+
+def early_stopping(folder: Path, base: dict, space: str, epochs: int) -> None:
+    es = {**base, "space": space, "sampler": "random"}
+    es_off = run_study(folder, "es-off", {**es, "early_stopping": False}, 1)
+    es_on = run_study(folder, "es-on", {**es, "early_stopping": True}, 1)
+    print(f"\n3. early stopping (same candidates, {epochs} epochs, {es['n_trials']} trials)")
+    print(f"   {'early stopping':<22}{'off':>10}{'on':>10}")
+    print(f"   {'wall s':<22}{es_off['wall_s']:>10.1f}{es_on['wall_s']:>10.1f}")
+    print(f"   {'training s (+prune)':<22}{es_off['train_s']:>10.1f}{es_on['train_s']:>10.1f}")
+    print(f"   {'epochs trained':<22}{es_off['epochs']:>10}{es_on['epochs']:>10}")
+    print(f"   {'stopped early':<22}{0:>10}{es_on['saved'].stopped_early:>10}")
+    print(f"   {'hypervolume':<22}{es_off['hv']:>10.4f}{es_on['hv']:>10.4f}")
+    print(f"   saved: {es_off['wall_s'] - es_on['wall_s']:.1f} s wall, "
+          f"{es_off['train_s'] - es_on['train_s']:.1f} s training; the study's own estimate: "
+          f"{es_on['saved'].early_saved_s:.1f} s", flush=True)
+    for n, (acc, stopped, _) in sorted(es_on["by_number"].items()):
+        if stopped:
+            full_acc, _, on_front = es_off["by_number"][n]
+            print(f"   trial {n} stopped at accuracy {acc:.3f}; trained fully (early stopping off) it reached "
+                  f"{full_acc:.3f} and was {'ON' if on_front else 'not on'} the front")
 
 
 if __name__ == "__main__":
