@@ -16,6 +16,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
+import torch
+
 from nas.candidate import Candidate
 from nas.compress import prepare_qat, prune_model
 from nas.data import AudioDataset, FeatureCache
@@ -125,8 +127,12 @@ def resolve_teacher(candidate: Candidate, ctx: TrialContext, out_dir: Path | Non
 
 
 def run_trial(candidate: Candidate, ctx: TrialContext, out_dir: Path | None = None, *,
-              on_epoch: EpochCallback | None = None) -> TrialResult:
-    """Run one trial; write ``model.tflite``, ``candidate.json``, ``trial.json`` to ``out_dir``."""
+              on_epoch: EpochCallback | None = None,
+              on_precheck: Callable[[CostReport], None] | None = None) -> TrialResult:
+    """Run one trial; write ``model.tflite``, ``candidate.json``, ``trial.json`` to ``out_dir``.
+
+    ``on_precheck`` receives the precheck's cost report of a candidate that passed it (an early-stopping
+    rule needs the cost before training)."""
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
     feats = ctx.cache.features(ctx.dataset, candidate.frontend)
@@ -140,7 +146,10 @@ def run_trial(candidate: Candidate, ctx: TrialContext, out_dir: Path | None = No
             log.info("precheck: %s infeasible (%s), not trained", candidate.describe(), violation)
             return TrialResult(candidate, "infeasible", violation, 0.0, 0.0, 0.0, report.params, report.macs,
                                0, {ctx.primary.name: report}, seconds, extra={"precheck": True})
+        if on_precheck is not None:
+            on_precheck(report)
 
+    torch.manual_seed(ctx.seed)  # the same candidate gets the same initial weights, precheck or not
     model = build_model(candidate.arch, feats.input_shape, feats.n_classes)
     teacher = resolve_teacher(candidate, ctx, out_dir, feats.input_shape, feats.n_classes)
     kd = {"teacher": teacher, "distill_t": candidate.distill_temperature, "distill_w": candidate.distill_weight}

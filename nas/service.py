@@ -18,7 +18,7 @@ from nas.db import ArtifactRow, FrontHistoryRow, MeasurementRow, ParetoPointRow,
 from nas.errors import ConfigError, NotFoundError
 from nas.hardware import load_profile
 from nas.space import load_space
-from nas.study import create_optuna_study
+from nas.study import create_optuna_study, savings
 from nas.study_config import StudyConfig
 
 TRIAL_SORT_KEYS = ("number", "accuracy", "latency_ms", "ram_kb", "flash_kb", "params", "macs", "finished_at")
@@ -471,3 +471,6 @@ def list_api_tokens(session: Session) -> list[tuple[str, dt.datetime]]:
 def api_token_owner(session: Session, token: str) -> str | None:
     """The name of the stored token equal to ``token``, or None."""
     return session.scalar(select(ApiTokenRow.name).where(ApiTokenRow.token_sha256 == _token_hash(token)))
+def study_savings(session: Session, name: str) -> dict[str, Any]:
+    """Training time saved by the precheck and early stopping in study ``name`` (estimates, seconds)."""
+    return savings(session, _study(session, name).id).to_dict()

@@ -9,8 +9,11 @@ its hypervolume history are updated in the same transaction.
 
 from __future__ import annotations
 
+import json
 import logging
-from typing import Any
+import warnings
+from dataclasses import dataclass
+from typing import Any, Callable
 
 import optuna
 from optuna.storages import RDBStorage
@@ -19,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from nas.db import (ArtifactRow, FrontHistoryRow, MeasurementRow, ParetoPointRow, StudyRow, TrialRow,
                     engine_kwargs, utcnow)
+from nas.errors import ConfigError
 from nas.front import dominates, hypervolume
 from nas.hardware import CostReport, HardwareProfile
 from nas.pipeline import TrialResult, result_to_dict
@@ -30,11 +34,33 @@ CONSTRAINTS_ATTR = "constraints"
 HEARTBEAT_INTERVAL_S = 20
 HEARTBEAT_GRACE_S = 60
 
+StaleCallback = Callable[[optuna.Study, optuna.trial.FrozenTrial], None]
 
-def optuna_storage(url: str) -> RDBStorage:
-    """Optuna's RDB storage on ``url``, with heartbeats so a killed worker's trial is detected."""
-    return RDBStorage(url, engine_kwargs=engine_kwargs(url), heartbeat_interval=HEARTBEAT_INTERVAL_S,
-                      grace_period=HEARTBEAT_GRACE_S)
+
+@dataclass(frozen=True)
+class Heartbeat:
+    """How often a worker proves it is alive, and how long silence means it died (seconds).
+
+    Short values in tests (1 s / 3 s); on a cluster keep the grace well above a garbage-collection
+    pause or a slow network round trip."""
+
+    interval_s: int = HEARTBEAT_INTERVAL_S
+    grace_s: int = HEARTBEAT_GRACE_S
+
+    def __post_init__(self) -> None:
+        if self.interval_s < 1 or self.grace_s <= self.interval_s:
+            raise ConfigError(f"heartbeat: need interval >= 1 s and grace > interval, got "
+                              f"{self.interval_s} s / {self.grace_s} s")
+
+
+def optuna_storage(url: str, heartbeat: Heartbeat = Heartbeat(), on_stale: StaleCallback | None = None
+                   ) -> RDBStorage:
+    """Optuna's RDB storage on ``url``, with heartbeats so a killed worker's trial is detected;
+    ``on_stale`` is called once (by one worker) for each trial whose heartbeat stopped."""
+    with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna 5; we rely on them knowingly
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return RDBStorage(url, engine_kwargs=engine_kwargs(url), heartbeat_interval=heartbeat.interval_s,
+                          grace_period=heartbeat.grace_s, heartbeat_stale_trial_callback=on_stale)
 
 
 def _constraints(trial: optuna.trial.FrozenTrial) -> list[float]:
@@ -61,8 +87,9 @@ def create_optuna_study(cfg: StudyConfig, url: str) -> optuna.Study:
                                sampler=make_sampler(cfg), load_if_exists=True)
 
 
-def load_optuna_study(cfg: StudyConfig, url: str, worker_seed: int = 0) -> optuna.Study:
-    return optuna.load_study(study_name=cfg.name, storage=optuna_storage(url),
+def load_optuna_study(cfg: StudyConfig, url: str, worker_seed: int = 0, *, heartbeat: Heartbeat = Heartbeat(),
+                      on_stale: StaleCallback | None = None) -> optuna.Study:
+    return optuna.load_study(study_name=cfg.name, storage=optuna_storage(url, heartbeat, on_stale),
                              sampler=make_sampler(cfg, worker_seed))
 
 
@@ -125,12 +152,18 @@ def _lock_study(session: Session, study: StudyRow) -> None:
 
 
 def record_result(session: Session, study: StudyRow, cfg: StudyConfig, number: int, result: TrialResult,
-                  profiles: dict[str, HardwareProfile], tflite: bytes | None, worker: str = "") -> TrialRow:
-    """Insert a finished trial, its measurements and artifacts; update the fronts. Commits."""
+                  profiles: dict[str, HardwareProfile], tflite: bytes | None, worker: str = "", *,
+                  note: dict[str, Any] | None = None) -> TrialRow:
+    """Insert a finished trial, its measurements and artifacts (``.tflite``; ``trial.json`` with the
+    training log and confusion matrix); update the fronts. Commits.
+
+    ``note``: added to the stored details (``retry_of``, the early-stopping decision, ...)."""
     _lock_study(session, study)
     primary = result.costs.get(cfg.devices[0])
     feasible = result.status == "ok" and all(v <= 0 for v in constraint_values(cfg, result, profiles))
     details = result_to_dict(result)
+    details.update(note or {})
+    trial_json = json.dumps(details, default=float).encode()
     details.pop("costs")
     row = TrialRow(
         study_id=study.id, number=number, status=result.status, reason=result.reason,
@@ -152,6 +185,7 @@ def record_result(session: Session, study: StudyRow, cfg: StudyConfig, number: i
                                    latency_source=c.latency_source, ram_source=c.ram_source, report=c.to_dict()))
     if tflite is not None:
         session.add(ArtifactRow(trial_id=row.id, kind="model.tflite", data=tflite))
+    session.add(ArtifactRow(trial_id=row.id, kind="trial.json", data=trial_json))
     if feasible:
         for device in cfg.devices:
             _update_front(session, study, cfg, row, device, result.costs[device])
@@ -161,14 +195,26 @@ def record_result(session: Session, study: StudyRow, cfg: StudyConfig, number: i
 
 
 def record_failure(session: Session, study: StudyRow, number: int, candidate: dict[str, Any], reason: str,
-                   worker: str = "") -> None:
+                   worker: str = "", *, note: dict[str, Any] | None = None) -> None:
+    """Insert a failed trial (it consumes its slot of the budget). Commits."""
     _lock_study(session, study)
     arch = dict(candidate.get("arch", {}))
     session.add(TrialRow(study_id=study.id, number=number, status="failed", reason=reason[:4000],
                          candidate=candidate, family=str(arch.get("family", "?")), arch=str(arch)[:256],
                          bits=int(candidate.get("bits", 0)), prune_ratio=float(candidate.get("prune_ratio", 0)),
-                         feasible=False, details={}, worker=worker))
+                         feasible=False, details=dict(note or {}),
+                         worker=worker))
     session.commit()
+
+
+def finish_if_done(session: Session, study: StudyRow) -> int:
+    """Mark the study finished once its budget of trials is recorded; returns how many are. Commits."""
+    n_done = session.query(TrialRow).filter(TrialRow.study_id == study.id).count()
+    if n_done >= study.budget:
+        session.execute(update(StudyRow).where(StudyRow.id == study.id, StudyRow.status == "running")
+                        .values(status="finished"))
+        session.commit()
+    return n_done
 
 
 def _update_front(session: Session, study: StudyRow, cfg: StudyConfig, row: TrialRow, device: str,
@@ -193,3 +239,45 @@ def _record_history(session: Session, study: StudyRow, cfg: StudyConfig, profile
     n = session.query(TrialRow).filter(TrialRow.study_id == study.id).count()
     session.add(FrontHistoryRow(study_id=study.id, n_trials=n, front_size=len(front),
                                 hypervolume=normalized_hypervolume(cfg, profile, list(front))))
+
+
+@dataclass(frozen=True)
+class Savings:
+    """Training time the precheck and early stopping saved in a study, estimated from its own trials.
+
+    A trial skipped by the precheck would have cost the mean post-precheck time of the fully trained
+    trials; the precheck's own time (every trial pays it) is subtracted. A trial stopped early saved
+    its remaining epochs at its own per-epoch time, plus the mean pruning/fine-tuning time if it prunes."""
+
+    trained: int
+    precheck_skipped: int
+    precheck_cost_s: float
+    precheck_saved_s: float
+    stopped_early: int
+    early_saved_s: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+_AFTER_PRECHECK = ("train", "prune", "export", "evaluate", "price")
+
+
+def savings(session: Session, study_id: int) -> Savings:
+    rows = session.execute(select(TrialRow.details, TrialRow.candidate).where(TrialRow.study_id == study_id)).all()
+    rows = [(d, c) for d, c in rows if d.get("seconds")]
+    skipped = [d for d, _ in rows if d.get("extra", {}).get("precheck")]
+    stopped = [(d, c) for d, c in rows if d.get("stopped_early")]
+    full = [d for d, _ in rows if not d.get("extra", {}).get("precheck") and not d.get("stopped_early")]
+    mean_full = sum(sum(d["seconds"].get(k, 0.0) for k in _AFTER_PRECHECK) for d in full) / max(1, len(full))
+    prunes = [d["seconds"]["prune"] for d in full if "prune" in d["seconds"]]
+    mean_prune = sum(prunes) / max(1, len(prunes))
+    precheck_cost = sum(d["seconds"].get("precheck", 0.0) for d, _ in rows)
+    early = 0.0
+    for d, c in stopped:
+        ran = max(1, sum(1 for h in d.get("history", []) if "phase" not in h))
+        planned = int(c.get("train", {}).get("epochs", ran))
+        early += (planned - ran) * d["seconds"].get("train", 0.0) / ran
+        early += mean_prune if float(c.get("prune_ratio", 0)) > 0 else 0.0
+    return Savings(len(full) + len(stopped), len(skipped), precheck_cost, len(skipped) * mean_full - precheck_cost,
+                   len(stopped), early)

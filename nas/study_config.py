@@ -36,6 +36,9 @@ class StudyConfig(BaseModel):
     min_accuracy: float | None = Field(None, ge=0, le=1)
     precheck: bool = True
     early_stopping: bool = False
+    early_stopping_min_epochs: int = Field(2, ge=1)
+    early_stopping_min_fraction: float = Field(0.5, ge=0, le=1)
+    early_stopping_margin: float = Field(0.25, ge=0, le=1)
 
     @field_validator("name")
     @classmethod
@@ -44,9 +47,11 @@ class StudyConfig(BaseModel):
             raise ValueError("must be 1-64 letters, digits, '_', '-' or '.', starting with a letter or digit")
         return v
 
-    @field_validator("objectives")
+    @field_validator("objectives", mode="before")
     @classmethod
     def _objectives(cls, v: list[str]) -> list[str]:
+        if not isinstance(v, list):
+            return v
         unknown = [o for o in v if o not in OBJECTIVES]
         if unknown:
             raise ValueError(f"unknown objective(s) {unknown}; choose from {list(OBJECTIVES)}")

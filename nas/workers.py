@@ -4,6 +4,12 @@ A worker is a process (litert-torch conversions beside training threads crashed 
 runs one trial at a time. Before asking Optuna for a trial it claims a slot of the study's budget
 with one atomic ``UPDATE ... WHERE claimed < budget``, so any number of workers on any number of
 machines never run more trials than the budget, on SQLite and PostgreSQL alike.
+
+While a trial runs, a thread records its heartbeat. A worker with nothing left to claim stays while
+trials are under way elsewhere: if one of their workers dies, it retries the trial (see
+:mod:`nas.recovery`), so the study still ends with exactly its budget of recorded trials.
+Every database operation is retried with backoff; a finished trial's result stays in memory (and in
+``trial.json`` beside its ``.tflite``) until it is recorded.
 """
 
 from __future__ import annotations
@@ -12,27 +18,46 @@ import logging
 import multiprocessing as mp
 import os
 import socket
+import time
 import traceback
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Callable, TypeVar
 
 import optuna
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from nas.data import FeatureCache, get_source
-from nas.db import StudyRow, TrialRow, make_engine, make_sessionmaker
+from nas.db import ParetoPointRow, StudyRow, TrialRow, make_engine, make_sessionmaker
+from nas.early_stopping import EarlyStopper, EarlyStopRule, FrontSnapshot, training_curve
 from nas.errors import NasError
 from nas.hardware import HardwareProfile, load_profile
 from nas.logs import setup_logging
-from nas.pipeline import TrialContext, run_trial
+from nas.pipeline import TrialContext, TrialResult, run_trial
+from nas.recovery import (CANDIDATE_ATTR, RetryPolicy, StaleTrialHandler, TrialHeartbeat, active_trials,
+                          fail_lost_trials, leaked_slots, note_of, release_leaked_slots, with_db_retry)
 from nas.space import SearchSpace, load_space
-from nas.study import (CONSTRAINTS_ATTR, constraint_values, load_optuna_study, objective_values,
+from nas.study import (CONSTRAINTS_ATTR, Heartbeat, constraint_values, finish_if_done, load_optuna_study, objective_values,
                        record_failure, record_result)
 from nas.study_config import StudyConfig
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class WorkerOptions:
+    """How a worker watches over trials: heartbeat, retries of lost trials, database backoff.
+
+    ``linger``: with nothing left to claim, wait while trials run elsewhere, to retry them if their
+    worker dies (without it, the last trial of a study lost with its worker is never retried)."""
+
+    heartbeat: Heartbeat = field(default_factory=Heartbeat)
+    max_retries: int = 1
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    linger: bool = True
 
 
 @dataclass
@@ -56,11 +81,19 @@ def claim_slot(session: Session, study_id: int) -> bool:
     return res.rowcount == 1
 
 
+def usable_cores() -> int:
+    """Cores this process may run on (a SLURM or container CPU set, not the whole machine)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def set_torch_threads(n_workers: int) -> int:
     """Split the cores between workers so N workers on N cores do not oversubscribe."""
     import torch
 
-    n = max(1, (os.cpu_count() or 1) // max(1, n_workers))
+    n = max(1, usable_cores() // max(1, n_workers))
     torch.set_num_threads(n)
     return n
 
@@ -69,14 +102,20 @@ class Worker:
     """Runs trials of running studies from one database until there is nothing left to do."""
 
     def __init__(self, db_url: str, *, study_name: str | None = None, artifacts: Path = Path("runs"),
-                 cache_dir: Path = Path(".nas_cache"), name: str | None = None):
+                 cache_dir: Path = Path(".nas_cache"), name: str | None = None,
+                 options: WorkerOptions = WorkerOptions()):
         self.db_url = db_url
         self.study_name = study_name
         self.artifacts = Path(artifacts)
         self.cache = FeatureCache(cache_dir)
         self.name = name or f"{socket.gethostname()}:{os.getpid()}"
+        self.options = options
         self.sessions: sessionmaker = make_sessionmaker(make_engine(db_url))
         self._runtimes: dict[str, _StudyRuntime] = {}
+        self._leaks: dict[int, tuple[int, int, float]] = {}  # study id -> (claimed, leaked, first seen)
+
+    def _db(self, fn: Callable[[], T], what: str) -> T:
+        return with_db_retry(fn, f"[{self.name}] {what}", self.options.retry)
 
     def _runtime(self, row: StudyRow) -> _StudyRuntime:
         if row.name not in self._runtimes:
@@ -85,80 +124,167 @@ class Worker:
             dataset = get_source(cfg.dataset).load()
             ctx = TrialContext(dataset, self.cache, tuple(profiles[d] for d in cfg.devices), seed=cfg.seed,
                                precheck=cfg.precheck, max_latency_ms=cfg.max_latency_ms)
-            worker_seed = zlib.crc32(self.name.encode())
-            self._runtimes[row.name] = _StudyRuntime(cfg, load_space(cfg.space), ctx, profiles,
-                                                     load_optuna_study(cfg, self.db_url, worker_seed))
+            on_stale = StaleTrialHandler(self.sessions, row.name, max_retries=self.options.max_retries,
+                                         worker=self.name)
+            study = load_optuna_study(cfg, self.db_url, zlib.crc32(self.name.encode()),
+                                      heartbeat=self.options.heartbeat, on_stale=on_stale)
+            self._runtimes[row.name] = _StudyRuntime(cfg, load_space(cfg.space), ctx, profiles, study)
         return self._runtimes[row.name]
 
-    def _next_study(self, session: Session) -> StudyRow | None:
-        q = select(StudyRow).where(StudyRow.status == "running", StudyRow.claimed < StudyRow.budget)
+    def _running(self, session: Session) -> list[StudyRow]:
+        q = select(StudyRow).where(StudyRow.status == "running")
         if self.study_name:
             q = q.where(StudyRow.name == self.study_name)
-        return session.scalars(q.order_by(StudyRow.created_at)).first()
+        return list(session.scalars(q.order_by(StudyRow.created_at)))
 
     def run(self, *, max_trials: int | None = None) -> int:
-        """Run trials until no running study has budget left; returns how many this worker ran."""
+        """Run trials until no running study has budget left (and, lingering, none has trials under
+        way elsewhere); returns how many this worker ran."""
         done = 0
         while max_trials is None or done < max_trials:
-            with self.sessions() as session:
-                row = self._next_study(session)
-                if row is None or not claim_slot(session, row.id):
-                    if row is None:
-                        return done
-                    continue
-            self.run_one(row)
-            done += 1
+            row = self._db(self._claim, "claim a trial")
+            if row is not None:
+                self.run_one(row)
+                done += 1
+            elif not (self.options.linger and self._db(self._watch_others, "watch trials under way")):
+                break
         return done
+
+    def _claim(self) -> StudyRow | None:
+        with self.sessions() as session:
+            for row in self._running(session):
+                if row.claimed >= row.budget:
+                    continue
+                fail_lost_trials(self._runtime(row).study)  # lost trials give their slots back first
+                if claim_slot(session, row.id):
+                    return row
+        return None
+
+    def _watch_others(self) -> bool:
+        """Wait a moment for trials under way elsewhere and recover lost ones; False when none."""
+        with self.sessions() as session:
+            waiting = [r for r in self._running(session)
+                       if session.query(TrialRow).filter(TrialRow.study_id == r.id).count() < r.budget]
+        if not waiting:
+            return False
+        time.sleep(min(2.0, self.options.heartbeat.interval_s))  # short: notice the end of the study soon
+        for row in waiting:
+            study = self._runtime(row).study
+            fail_lost_trials(study)
+            with self.sessions() as session:
+                self._release_leaks(session, row.id, active_trials(study))
+        return True
+
+    def _release_leaks(self, session: Session, study_id: int, active: int) -> None:
+        claimed, leaked = leaked_slots(session, study_id, active)
+        if leaked <= 0:
+            self._leaks.pop(study_id, None)
+            return
+        seen = self._leaks.get(study_id)
+        if seen is None or seen[:2] != (claimed, leaked):
+            self._leaks[study_id] = (claimed, leaked, time.monotonic())
+        elif time.monotonic() - seen[2] > self.options.heartbeat.grace_s:
+            release_leaked_slots(session, study_id, claimed, leaked)
+            self._leaks.pop(study_id, None)
 
     def run_one(self, row: StudyRow) -> None:
         rt = self._runtime(row)
-        trial = rt.study.ask()
-        candidate = rt.space.sample(trial)
-        out_dir = self.artifacts / row.name / f"trial-{trial.number:04d}"
+        trial = self._db(rt.study.ask, "start a trial")
+        beat = TrialHeartbeat(rt.study._storage, trial._trial_id, self.options.heartbeat.interval_s).start()
         try:
-            result = run_trial(candidate, rt.ctx, out_dir)
-        except Exception as e:  # a failed trial is a result; the worker goes on
-            reason = str(e) if isinstance(e, NasError) else f"{type(e).__name__}: {e}"
-            log.warning("[%s] trial %d failed: %s\n%s", self.name, trial.number, reason,
-                        "" if isinstance(e, NasError) else traceback.format_exc())
-            rt.study.tell(trial, state=optuna.trial.TrialState.FAIL)
-            with self.sessions() as session:
-                record_failure(session, row, trial.number, candidate.to_dict(), reason, self.name)
-                self._finish_if_done(session, row)
-            return
-        trial.set_user_attr(CONSTRAINTS_ATTR, constraint_values(rt.cfg, result, rt.profiles))
+            candidate = rt.space.sample(trial)
+            self._db(lambda: self._describe(trial, candidate.to_dict()), f"start trial {trial.number}")
+            out_dir = self.artifacts / row.name / f"trial-{trial.number:04d}"
+            stopper = self._stopper(rt, row, candidate.train.epochs) if rt.cfg.early_stopping else None
+            try:
+                result = run_trial(candidate, rt.ctx, out_dir, on_epoch=stopper,
+                                   on_precheck=stopper.set_cost if stopper else None)
+            except Exception as e:  # a failed trial is a result; the worker goes on
+                reason = str(e) if isinstance(e, NasError) else f"{type(e).__name__}: {e}"
+                log.warning("[%s] trial %d failed: %s\n%s", self.name, trial.number, reason,
+                            "" if isinstance(e, NasError) else traceback.format_exc())
+                self._db(lambda: self._record_failure(rt, row, trial, candidate.to_dict(), reason),
+                         f"record failed trial {trial.number}")
+                return
+            note = note_of(trial) | ({"early_stop": stopper.decision} if stopper and stopper.decision else {})
+            self._record(rt, row, trial, result, out_dir, note)
+        finally:
+            beat.stop()
+
+    def _describe(self, trial: optuna.Trial, candidate: dict[str, Any]) -> None:
+        trial.set_user_attr("worker", self.name)
+        trial.set_user_attr("pid", os.getpid())
+        trial.set_user_attr(CANDIDATE_ATTR, candidate)
+
+    def _stopper(self, rt: _StudyRuntime, row: StudyRow, epochs: int) -> EarlyStopper | None:
+        """The early-stopping callback of the next trial, built on the current front (None: no rule)."""
+        cfg = rt.cfg
+        if "accuracy" not in cfg.objectives or not cfg.precheck:
+            return None
+        with self.sessions() as s:
+            fronts = s.scalars(select(ParetoPointRow.values).where(ParetoPointRow.study_id == row.id,
+                                                                   ParetoPointRow.device == cfg.devices[0])).all()
+            done = s.execute(select(TrialRow.details, TrialRow.accuracy).where(
+                TrialRow.study_id == row.id, TrialRow.status == "ok").order_by(TrialRow.id.desc()).limit(200)).all()
+        i = cfg.objectives.index("accuracy")
+        others = [j for j in range(len(cfg.objectives)) if j != i]
+        front = FrontSnapshot(tuple(cfg.objectives[j] for j in others),
+                              tuple((v[i], tuple(v[j] for j in others)) for v in fronts))
+        curves = [(training_curve(d), float(a)) for d, a in done if a is not None and not d.get("stopped_early")]
+        rule = EarlyStopRule(min_epochs=cfg.early_stopping_min_epochs, min_fraction=cfg.early_stopping_min_fraction,
+                             margin=cfg.early_stopping_margin)
+        return EarlyStopper(rule, front, curves, epochs)
+
+    def _record(self, rt: _StudyRuntime, row: StudyRow, trial: optuna.Trial, result: TrialResult,
+                out_dir: Path, note: dict[str, Any]) -> None:
+        """Record the result, then tell Optuna; every step survives a dropped connection."""
         tflite = (out_dir / "model.tflite").read_bytes() if result.status == "ok" else None
-        with self.sessions() as session:
-            record_result(session, row, rt.cfg, trial.number, result, rt.profiles, tflite, self.name)
-            n_done = self._finish_if_done(session, row)
-        rt.study.tell(trial, objective_values(rt.cfg, result))
+        constraints = constraint_values(rt.cfg, result, rt.profiles)
+        self._db(lambda: trial.set_user_attr(CONSTRAINTS_ATTR, constraints), f"trial {trial.number} constraints")
+
+        def record() -> int:
+            with self.sessions() as session:
+                if not self._recorded(session, row, trial.number):  # a commit whose answer was lost
+                    record_result(session, row, rt.cfg, trial.number, result, rt.profiles, tflite, self.name,
+                                  note=note)
+                return finish_if_done(session, row)
+
+        n_done = self._db(record, f"record trial {trial.number} (its result is in {out_dir}/trial.json)")
+        values = objective_values(rt.cfg, result)
+        self._db(lambda: rt.study.tell(trial, values, skip_if_finished=True), f"tell trial {trial.number}")
         log.info("trial %d/%d [%s] #%d %s", n_done, row.budget, self.name, trial.number,
                  result.summary(rt.cfg.devices[0]))
 
-    def _finish_if_done(self, session: Session, row: StudyRow) -> int:
-        n_done = session.query(TrialRow).filter(TrialRow.study_id == row.id).count()
-        if n_done >= row.budget:
-            session.execute(update(StudyRow).where(StudyRow.id == row.id, StudyRow.status == "running")
-                            .values(status="finished"))
-            session.commit()
-        return n_done
+    def _record_failure(self, rt: _StudyRuntime, row: StudyRow, trial: optuna.Trial, candidate: dict[str, Any],
+                        reason: str) -> None:
+        with self.sessions() as session:
+            if not self._recorded(session, row, trial.number):
+                record_failure(session, row, trial.number, candidate, reason, self.name, note=note_of(trial))
+            finish_if_done(session, row)
+        rt.study.tell(trial, state=optuna.trial.TrialState.FAIL, skip_if_finished=True)
+
+    @staticmethod
+    def _recorded(session: Session, row: StudyRow, number: int) -> bool:
+        return session.scalar(select(TrialRow.id).where(TrialRow.study_id == row.id,
+                                                        TrialRow.number == number)) is not None
 
 
 def _worker_main(db_url: str, study_name: str | None, artifacts: str, cache_dir: str, n_workers: int,
-                 index: int, verbose: bool) -> None:
+                 index: int, verbose: bool, options: WorkerOptions) -> None:
     setup_logging(verbose)
     set_torch_threads(n_workers)
     Worker(db_url, study_name=study_name, artifacts=Path(artifacts), cache_dir=Path(cache_dir),
-           name=f"w{index}").run()
+           name=f"w{index}", options=options).run()
 
 
 def run_local_workers(db_url: str, study_name: str | None, n_workers: int, *, artifacts: Path = Path("runs"),
-                      cache_dir: Path = Path(".nas_cache")) -> None:
+                      cache_dir: Path = Path(".nas_cache"), options: WorkerOptions = WorkerOptions()) -> None:
     """Run ``n_workers`` worker processes on this machine until the studies' budgets are spent."""
     ctx = mp.get_context("spawn")
     verbose = logging.getLogger("nas").getEffectiveLevel() <= logging.DEBUG
     procs = [ctx.Process(target=_worker_main, name=f"nas-worker-{i}",
-                         args=(db_url, study_name, str(artifacts), str(cache_dir), n_workers, i + 1, verbose))
+                         args=(db_url, study_name, str(artifacts), str(cache_dir), n_workers, i + 1, verbose,
+                               options))
              for i in range(n_workers)]
     for p in procs:
         p.start()

@@ -5,7 +5,8 @@ from pathlib import Path
 
 PKG = Path(__file__).resolve().parents[1] / "nas"
 ORDER = ["candidate", "errors", "logs", "data", "models", "train", "compress", "deploy", "hardware", "space",
-         "pipeline", "front", "study_config", "db", "study", "workers", "service", "api", "cli"]
+         "pipeline", "front", "early_stopping", "study_config", "db", "study", "recovery", "workers",
+         "service", "api", "cli"]
 
 
 def _stage(module: str) -> str | None:

@@ -110,11 +110,16 @@ def cmd_show(args: argparse.Namespace) -> int:
     with _sessions(args.db)() as s:
         info = service.study_info(s, args.name)
         points = service.pareto(s, args.name, device=getattr(args, "device_name", None))
+        saved = service.study_savings(s, args.name)
     if getattr(args, "json", False):
-        print(json.dumps({"study": info.to_dict(), "pareto": [p.to_dict() for p in points]}, indent=2))
+        print(json.dumps({"study": info.to_dict(), "pareto": [p.to_dict() for p in points], "savings": saved},
+                         indent=2))
         return 0
     print(f"study {info.name}: {info.status}, {info.finished}/{info.budget} trials "
           f"({info.feasible} feasible, {info.failed} failed), hypervolume {_fmt(info.hypervolume, '.4f')}")
+    print(f"precheck: {saved['precheck_skipped']} candidate(s) not trained, net ~{saved['precheck_saved_s']:.0f} s "
+          f"of training saved (the prechecks took {saved['precheck_cost_s']:.0f} s); early stopping: "
+          f"{saved['stopped_early']} stopped, ~{saved['early_saved_s']:.0f} s saved")
     print_front(points, Path(args.artifacts), info.name)
     return 0
 
@@ -143,10 +148,15 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from nas.workers import Worker, set_torch_threads
+    from nas.recovery import RetryPolicy
+    from nas.study import Heartbeat
+    from nas.workers import Worker, WorkerOptions, set_torch_threads
 
     set_torch_threads(args.threads_split)
-    n = Worker(args.db, study_name=args.study, artifacts=Path(args.artifacts)).run()
+    options = WorkerOptions(heartbeat=Heartbeat(args.heartbeat, args.grace), max_retries=args.max_retries,
+                            retry=RetryPolicy(attempts=args.db_retries), linger=not args.no_linger)
+    n = Worker(args.db, study_name=args.study, artifacts=Path(args.artifacts), cache_dir=Path(args.cache_dir),
+               name=args.name, options=options).run()
     print(f"worker done: {n} trial(s)")
     return 0
 
@@ -222,6 +232,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     _common(w)
     w.add_argument("--study", help="only this study")
     w.add_argument("--threads-split", type=int, default=1, help="workers sharing this machine's cores")
+    w.add_argument("--name", help="worker name in the records (default HOST:PID)")
+    w.add_argument("--cache-dir", default=".nas_cache", help="feature cache folder (default .nas_cache)")
+    w.add_argument("--heartbeat", type=int, default=20, help="seconds between heartbeats (default 20)")
+    w.add_argument("--grace", type=int, default=60,
+                   help="seconds without heartbeat after which a trial counts as lost (default 60)")
+    w.add_argument("--max-retries", type=int, default=1, help="re-runs of a lost trial (default 1)")
+    w.add_argument("--db-retries", type=int, default=10,
+                   help="attempts of a database operation, with exponential backoff (default 10)")
+    w.add_argument("--no-linger", action="store_true",
+                   help="exit when nothing is left to claim, even while trials run elsewhere")
     w.set_defaults(func=cmd_worker)
 
     sp = sub.add_parser("spaces", help="list the shipped search spaces, or show one")
