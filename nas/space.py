@@ -22,12 +22,12 @@ from pathlib import Path
 from typing import Any
 
 import optuna
-import yaml
 
+from nas import yamlfile
 from nas.candidate import ArchConfig, Candidate, FrontendConfig, TrainConfig
 from nas.compress.prune import CRITERIA
 from nas.compress.quantize import BITS_OFFERED
-from nas.errors import ConfigError, NotFoundError
+from nas.errors import ConfigError
 from nas.models import FAMILIES, family_params
 from nas.models.layers import ACTIVATIONS
 
@@ -296,21 +296,8 @@ def _check_ranges(space: SearchSpace, path: str) -> None:
 
 def load_space(name_or_path: str | Path) -> SearchSpace:
     """Load a shipped space by name (``search_spaces/NAME.yaml``) or any YAML file by path."""
-    path = Path(name_or_path)
-    if not path.suffix:
-        path = SPACES_DIR / f"{name_or_path}.yaml"
-        if not path.exists():
-            raise NotFoundError(f"unknown search space '{name_or_path}': available: "
-                                f"{', '.join(s.stem for s in sorted(SPACES_DIR.glob('*.yaml')))}")
-    elif not path.exists():
-        raise NotFoundError(f"search space file not found: {path}")
-    try:
-        doc = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" line {mark.line + 1} column {mark.column + 1}" if mark else ""
-        raise ConfigError(f"{path}{where}: malformed YAML: {getattr(e, 'problem', e)}") from e
-    return parse_space(doc, str(path))
+    path = yamlfile.locate(name_or_path, SPACES_DIR, "search space")
+    return parse_space(yamlfile.read(path), str(path))
 
 
 def list_spaces() -> list[SearchSpace]:

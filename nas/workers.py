@@ -29,7 +29,7 @@ import optuna
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from nas.data import FeatureCache, get_source
+from nas.data import DatasetSummary, FeatureCache, get_source
 from nas.db import ParetoPointRow, StudyRow, TrialRow, make_engine, make_sessionmaker
 from nas.early_stopping import EarlyStopper, EarlyStopRule, FrontSnapshot, training_curve
 from nas.errors import NasError
@@ -122,6 +122,9 @@ class Worker:
             cfg = StudyConfig.parse(row.config)
             profiles = {d: load_profile(d) for d in cfg.devices}
             dataset = get_source(cfg.dataset).load()
+            if self._db(lambda: self._store_summary(row.id, dataset.summary), "store the dataset summary"):
+                for line in dataset.summary.lines():  # the first worker to load the data reports it
+                    log.info(line)
             ctx = TrialContext(dataset, self.cache, tuple(profiles[d] for d in cfg.devices), seed=cfg.seed,
                                precheck=cfg.precheck, max_latency_ms=cfg.max_latency_ms)
             on_stale = StaleTrialHandler(self.sessions, row.name, max_retries=self.options.max_retries,
@@ -130,6 +133,14 @@ class Worker:
                                       heartbeat=self.options.heartbeat, on_stale=on_stale)
             self._runtimes[row.name] = _StudyRuntime(cfg, load_space(cfg.space), ctx, profiles, study)
         return self._runtimes[row.name]
+
+    def _store_summary(self, study_id: int, summary: DatasetSummary) -> bool:
+        """Keep the dataset summary with the study; True for the one worker that stored it."""
+        with self.sessions() as session:
+            res = session.execute(update(StudyRow).where(StudyRow.id == study_id, StudyRow.dataset_summary.is_(None))
+                                  .values(dataset_summary=summary.to_dict()))
+            session.commit()
+            return res.rowcount == 1
 
     def _running(self, session: Session) -> list[StudyRow]:
         q = select(StudyRow).where(StudyRow.status == "running")

@@ -29,17 +29,26 @@ def _fmt(v: float | None, spec: str) -> str:
 
 
 def print_front(points: list[service.FrontPoint], artifacts: Path | None, study: str) -> None:
-    header = (f"{'trial':>5}  {'architecture':<44} {'bits':>4} {'prune':>5} {'acc':>6} {'test':>6} "
-              f"{'lat ms':>8} {'RAM KB':>8} {'flash KB':>8}  tflite")
-    print(header)
-    print("-" * len(header))
-    for p in points:
-        path = artifacts / study / f"trial-{p.number:04d}" / "model.tflite" if artifacts else ""
-        print(f"{p.number:>5}  {p.arch[:44]:<44} {p.bits:>4} {p.prune_ratio:>5.2f} {_fmt(p.accuracy, '.3f'):>6} "
-              f"{_fmt(p.test_accuracy, '.3f'):>6} {p.latency_ms:>8.2f} {p.ram_kb:>8.1f} {p.flash_kb:>8.1f}  {path}")
+    """The front as a table; columns are as wide as their longest value (architectures are never cut)."""
+    rows = [(str(p.number), p.arch, p.frontend, str(p.bits), f"{p.prune_ratio:.2f}", _fmt(p.accuracy, ".3f"),
+             _fmt(p.test_accuracy, ".3f"), f"{p.latency_ms:.2f}", f"{p.ram_kb:.1f}", f"{p.flash_kb:.1f}",
+             str(artifacts / study / f"trial-{p.number:04d}" / "model.tflite") if artifacts else "")
+            for p in points]
+    header = ("trial", "architecture", "frontend", "bits", "prune", "acc", "test", "lat ms", "RAM KB", "flash KB",
+              "tflite")
+    left = {1, 2, 10}  # text columns
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
+
+    def line(cells: tuple[str, ...]) -> str:
+        return "  ".join(c.ljust(w) if i in left else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+
+    print(line(header).rstrip())
+    print("-" * len(line(header).rstrip()))
+    for r in rows:
+        print(line(r).rstrip())
     if points:
         p = points[0]
-        print(f"(accuracy: of the exported .tflite in LiteRT, validation split; test: held-out split. "
+        print(f"(acc: the exported .tflite in LiteRT on the validation split; test: on the held-out split. "
               f"latency {p.latency_source}, RAM {p.ram_source} on {p.device})")
 
 

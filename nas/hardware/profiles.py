@@ -15,9 +15,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-import yaml
-
-from nas.errors import ConfigError, NotFoundError
+from nas import yamlfile
+from nas.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
@@ -105,7 +104,7 @@ def list_profiles() -> list[HardwareProfile]:
 
 
 def profile_names() -> list[str]:
-    return sorted(p.stem for p in profiles_dir().glob("*.yaml"))
+    return yamlfile.names(profiles_dir())
 
 
 def load_profile(name_or_path: str | Path) -> HardwareProfile:
@@ -115,18 +114,8 @@ def load_profile(name_or_path: str | Path) -> HardwareProfile:
         NotFoundError: no profile of that name (the message lists the available ones).
         ConfigError: malformed file; the message names the file and the key.
     """
-    p = Path(name_or_path)
-    if p.suffix not in (".yaml", ".yml"):
-        p = profiles_dir() / f"{name_or_path}.yaml"
-        if not p.is_file():
-            raise NotFoundError(f"unknown hardware profile {str(name_or_path)!r}; available: "
-                                f"{', '.join(profile_names())}")
-    elif not p.is_file():
-        raise NotFoundError(f"hardware profile file {p} does not exist")
-    try:
-        raw = yaml.safe_load(p.read_text())
-    except yaml.YAMLError as e:
-        raise ConfigError(f"{p}: invalid YAML: {e}") from e
+    p = yamlfile.locate(name_or_path, profiles_dir(), "hardware profile")
+    raw = yamlfile.read(p)
     return _validate(raw, str(p))
 
 
