@@ -1,9 +1,9 @@
 """Hardware-aware multi-objective NAS for embedded audio classifiers.
 
 Stages, lowest first (a module imports only from stages before it; tests/test_layering.py checks it):
-``candidate``/``errors`` -> ``data`` -> ``models`` -> ``train`` -> ``compress`` -> ``deploy`` -> ``hardware``
--> ``space`` -> ``pipeline`` (one trial) -> ``front``/``study_config`` -> ``db`` -> ``study`` -> ``workers``
--> ``service`` -> ``api``/``cli``.
+``candidate``/``errors``/``yamlfile`` -> ``data`` -> ``models`` -> ``train`` -> ``compress`` -> ``deploy``
+-> ``hardware`` -> ``space`` -> ``pipeline`` (one trial) -> ``front``/``early_stopping`` -> ``study_config``
+-> ``db`` -> ``study`` -> ``recovery`` -> ``workers`` -> ``service`` -> ``api``/``cli``.
 """
 
 import os as _os

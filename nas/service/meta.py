@@ -1,0 +1,69 @@
+"""What a study can be made of (hardware profiles, search spaces) and the API's stored tokens."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import math
+import secrets
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from nas.db import ApiTokenRow
+from nas.errors import ConfigError, NotFoundError
+
+
+def list_devices() -> list[dict[str, Any]]:
+    """The shipped hardware profiles as plain dicts."""
+    from nas.hardware import list_profiles
+
+    return [{"name": p.name, "kind": p.kind, "core": p.core, "clock_mhz": p.clock_mhz, "sram_kb": p.sram_kb,
+             "flash_kb": p.flash_kb, "runtime": p.runtime, "kernels": p.kernels,
+             "kernel_variant": p.kernel_variant, "measured": bool(p.agent_url) or p.kind == "host",
+             "description": p.description, "source": p.source} for p in list_profiles()]
+
+
+def list_space_infos() -> list[dict[str, Any]]:
+    """The shipped search spaces: name, description, families and their parameters, size."""
+    from nas.space import list_spaces
+
+    out = []
+    for sp in list_spaces():
+        size = sp.size()
+        out.append({"name": sp.name, "description": sp.description, "families": list(sp.families),
+                    "size": None if math.isinf(size) else int(size), "lines": sp.lines()})
+    return out
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_api_token(session: Session, name: str) -> str:
+    """Create a named write token and return it (only its hash is stored: it is shown once)."""
+    if session.scalar(select(ApiTokenRow.id).where(ApiTokenRow.name == name)) is not None:
+        raise ConfigError(f"a token named '{name}' already exists: revoke it first (nas token revoke {name})")
+    token = "nas_" + secrets.token_urlsafe(32)
+    session.add(ApiTokenRow(name=name, token_sha256=_token_hash(token)))
+    session.commit()
+    return token
+
+
+def revoke_api_token(session: Session, name: str) -> None:
+    row = session.scalars(select(ApiTokenRow).where(ApiTokenRow.name == name)).first()
+    if row is None:
+        raise NotFoundError(f"no API token named '{name}'")
+    session.delete(row)
+    session.commit()
+
+
+def list_api_tokens(session: Session) -> list[tuple[str, dt.datetime]]:
+    return [tuple(r) for r in session.execute(select(ApiTokenRow.name, ApiTokenRow.created_at)
+                                              .order_by(ApiTokenRow.name)).all()]
+
+
+def api_token_owner(session: Session, token: str) -> str | None:
+    """The name of the stored token equal to ``token``, or None."""
+    return session.scalar(select(ApiTokenRow.name).where(ApiTokenRow.token_sha256 == _token_hash(token)))

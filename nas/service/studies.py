@@ -1,0 +1,221 @@
+"""Studies: create, list, inspect, stop and resume them; their Pareto fronts, history and exported models."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from nas.data import get_source
+from nas.db import ArtifactRow, FrontHistoryRow, MeasurementRow, ParetoPointRow, StudyRow, TrialRow
+from nas.errors import ConfigError, NotFoundError
+from nas.hardware import load_profile
+from nas.space import load_space
+from nas.study import create_optuna_study, savings
+from nas.study_config import StudyConfig
+
+
+@dataclass(frozen=True)
+class StudyInfo:
+    name: str
+    status: str
+    budget: int
+    claimed: int
+    finished: int
+    feasible: int
+    failed: int
+    config: dict[str, Any]
+    created_at: dt.datetime
+    best: dict[str, float | None]
+    hypervolume: float | None
+    dataset_summary: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["created_at"] = self.created_at.isoformat()
+        return d
+
+
+@dataclass(frozen=True)
+class FrontPoint:
+    number: int
+    trial_id: int
+    family: str
+    arch: str
+    frontend: str
+    bits: int
+    prune_ratio: float
+    accuracy: float | None
+    test_accuracy: float | None
+    latency_ms: float
+    ram_kb: float
+    flash_kb: float
+    latency_source: str
+    ram_source: str
+    params: int | None
+    macs: int | None
+    device: str
+    feasible: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _study(session: Session, name: str) -> StudyRow:
+    row = session.scalars(select(StudyRow).where(StudyRow.name == name)).first()
+    if row is None:
+        raise NotFoundError(f"no study named '{name}'")
+    return row
+
+
+def create_study(session: Session, db_url: str, cfg: StudyConfig, *, owner: str = "") -> StudyInfo:
+    """Validate the config against the shipped spaces, profiles and datasets, then register the study
+    (status ``running``: workers pick it up)."""
+    if session.scalars(select(StudyRow.id).where(StudyRow.name == cfg.name)).first() is not None:
+        raise ConfigError(f"a study named '{cfg.name}' already exists")
+    load_space(cfg.space)
+    for d in cfg.devices:
+        load_profile(d)
+    get_source(cfg.dataset)  # the name and its options; the data is read by the workers
+    create_optuna_study(cfg, db_url)
+    session.add(StudyRow(name=cfg.name, config=cfg.model_dump(), status="running", budget=cfg.n_trials,
+                         owner=owner))
+    session.commit()
+    return study_info(session, cfg.name)
+
+
+def list_studies(session: Session) -> list[StudyInfo]:
+    names = session.scalars(select(StudyRow.name).order_by(StudyRow.created_at.desc())).all()
+    return [study_info(session, n) for n in names]
+
+
+def study_info(session: Session, name: str) -> StudyInfo:
+    row = _study(session, name)
+    counts = dict(session.execute(select(TrialRow.status, func.count()).where(TrialRow.study_id == row.id)
+                                  .group_by(TrialRow.status)).all())
+    feasible = session.scalar(select(func.count()).where(TrialRow.study_id == row.id, TrialRow.feasible)) or 0
+    best = session.execute(select(func.max(TrialRow.accuracy), func.min(TrialRow.latency_ms),
+                                  func.min(TrialRow.ram_kb)).where(TrialRow.study_id == row.id,
+                                                                   TrialRow.feasible)).one()
+    hv = session.scalar(select(FrontHistoryRow.hypervolume).where(FrontHistoryRow.study_id == row.id)
+                        .order_by(FrontHistoryRow.id.desc()).limit(1))
+    return StudyInfo(row.name, row.status, row.budget, row.claimed, sum(counts.values()), int(feasible),
+                     int(counts.get("failed", 0)), row.config, row.created_at,
+                     {"accuracy": best[0], "latency_ms": best[1], "ram_kb": best[2]}, hv, row.dataset_summary)
+
+
+def stop_study(session: Session, name: str) -> StudyInfo:
+    """Workers stop claiming trials of a stopped study; trials under way finish and are recorded."""
+    row = _study(session, name)
+    if row.status == "running":
+        session.execute(update(StudyRow).where(StudyRow.id == row.id).values(status="stopped"))
+        session.commit()
+    return study_info(session, name)
+
+
+def resume_study(session: Session, name: str) -> StudyInfo:
+    row = _study(session, name)
+    if row.status in ("stopped", "created"):
+        session.execute(update(StudyRow).where(StudyRow.id == row.id).values(status="running"))
+        session.commit()
+    return study_info(session, name)
+
+
+def pareto(session: Session, name: str, *, device: str | None = None, feasible_only: bool = True
+           ) -> list[FrontPoint]:
+    """The stored Pareto front on ``device`` (default: the study's first), best accuracy first.
+
+    With ``feasible_only=False`` the infeasible trials are added, so a plot can show both."""
+    row = _study(session, name)
+    devices = row.config["devices"]
+    device = device or devices[0]
+    if device not in devices:
+        raise NotFoundError(f"study '{name}' has no device '{device}': it has {devices}")
+    q = (select(TrialRow, MeasurementRow).join(MeasurementRow, MeasurementRow.trial_id == TrialRow.id)
+         .where(MeasurementRow.device == device))
+    on_front = q.join(ParetoPointRow, (ParetoPointRow.trial_id == TrialRow.id) & (ParetoPointRow.device == device)
+                      ).where(ParetoPointRow.study_id == row.id)
+    rows = list(session.execute(on_front).all())
+    if not feasible_only:
+        rows += session.execute(q.where(TrialRow.study_id == row.id, TrialRow.feasible.is_(False))).all()
+    points = [_point(t, m) for t, m in rows]
+    return sorted(points, key=lambda p: (-(p.accuracy or 0), p.latency_ms))
+
+
+def _point(t: TrialRow, m: MeasurementRow) -> FrontPoint:
+    return FrontPoint(t.number, t.id, t.family, t.arch, t.frontend, t.bits, t.prune_ratio, t.accuracy,
+                      t.test_accuracy, m.latency_ms, m.ram_kb, m.flash_kb, m.latency_source, m.ram_source,
+                      t.params, t.macs, m.device, t.feasible)
+
+
+def export_model(session: Session, name: str, number: int) -> bytes:
+    """The ``.tflite`` file of trial ``number`` of study ``name``."""
+    row = _study(session, name)
+    trial = session.scalars(select(TrialRow).where(TrialRow.study_id == row.id, TrialRow.number == number)).first()
+    if trial is None:
+        raise NotFoundError(f"study '{name}' has no finished trial {number}")
+    data = session.scalar(select(ArtifactRow.data).where(ArtifactRow.trial_id == trial.id,
+                                                         ArtifactRow.kind == "model.tflite"))
+    if data is None:
+        raise NotFoundError(f"trial {number} of '{name}' has no .tflite file ({trial.status}: {trial.reason})")
+    return data
+
+
+@dataclass(frozen=True)
+class HistoryPoint:
+    n_trials: int
+    front_size: int
+    hypervolume: float
+    at: dt.datetime
+
+
+def hypervolume_history(session: Session, name: str) -> list[HistoryPoint]:
+    """Normalised hypervolume of the primary device's front after each finished trial."""
+    row = _study(session, name)
+    q = (select(FrontHistoryRow.n_trials, FrontHistoryRow.front_size, FrontHistoryRow.hypervolume,
+                FrontHistoryRow.at).where(FrontHistoryRow.study_id == row.id).order_by(FrontHistoryRow.id))
+    return [HistoryPoint(*r) for r in session.execute(q).all()]
+
+
+def sampled_params(session: Session, name: str, *, limit: int = 20_000) -> dict[str, Any]:
+    """The sampled parameters of a study's trials as columns (for a parallel-coordinates plot).
+
+    Returns ``{"trial_id": [...], "accuracy": [...], "feasible": [...], "params": {name: [...]}}``; a
+    parameter a trial did not sample (another family's) is None there.
+    """
+    row = _study(session, name)
+    q = (select(TrialRow.id, TrialRow.accuracy, TrialRow.feasible, TrialRow.candidate)
+         .where(TrialRow.study_id == row.id).order_by(TrialRow.number).limit(limit))
+    rows = session.execute(q).all()
+    flat = [_flatten_candidate(c) for _, _, _, c in rows]
+    keys = sorted({k for f in flat for k in f})
+    return {"trial_id": [r[0] for r in rows], "accuracy": [r[1] for r in rows],
+            "feasible": [bool(r[2]) for r in rows], "params": {k: [f.get(k) for f in flat] for k in keys}}
+
+
+def study_config(session: Session, name: str) -> dict[str, Any]:
+    """The stored config of study ``name`` (cheaper than :func:`study_info`)."""
+    return dict(_study(session, name).config)
+
+
+def _flatten_candidate(c: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    arch = dict(c.get("arch", {}))
+    family = arch.pop("family", "?")
+    out["family"] = family
+    for k, v in arch.items():
+        out[f"{family}.{k}"] = v
+    for k, v in (c.get("frontend") or {}).items():
+        out[f"frontend.{k}"] = v
+    for k in ("prune_ratio", "bits"):
+        if k in c:
+            out[k] = c[k]
+    return {k: v for k, v in out.items() if isinstance(v, (int, float, str, bool)) or v is None}
+
+
+def study_savings(session: Session, name: str) -> dict[str, Any]:
+    """Training time saved by the precheck and early stopping in study ``name`` (estimates, seconds)."""
+    return savings(session, _study(session, name).id).to_dict()
