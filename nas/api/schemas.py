@@ -18,7 +18,7 @@ from nas.study_config import StudyConfig
 
 SHIPPED_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 DATASET_SPEC = re.compile(r"^[a-z][a-z0-9_]{0,31}(:[0-9]{1,7})?$")
-MAX_SEED = 10_000  # Optuna seeds must stay below 2**32 after the per-worker offsets
+MAX_SEED = 10_000  # a sane bound for request validation (samplers fold seeds into 32 bits themselves)
 
 SortKey = Literal[TRIAL_SORT_KEYS]  # type: ignore[valid-type]
 
