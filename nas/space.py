@@ -31,7 +31,7 @@ from nas.errors import ConfigError
 from nas.models import FAMILIES, family_params
 from nas.models.layers import ACTIVATIONS
 
-SPACES_DIR = Path(__file__).resolve().parent.parent / "search_spaces"
+SPACES_DIR = yamlfile.shipped("search_spaces")
 SECTIONS = ("name", "description", "frontend", "families", "compression", "training")
 COMPRESSION_KEYS = {"prune_ratio": 0.0, "prune_criterion": "l1", "bits": 8, "qat": False,
                     "distill_weight": 0.0, "distill_temperature": 4.0, "teacher": None}
@@ -295,13 +295,13 @@ def _check_ranges(space: SearchSpace, path: str) -> None:
 
 
 def load_space(name_or_path: str | Path) -> SearchSpace:
-    """Load a shipped space by name (``search_spaces/NAME.yaml``) or any YAML file by path."""
+    """Load a shipped space by name (``nas/search_spaces/NAME.yaml``) or any YAML file by path."""
     path = yamlfile.locate(name_or_path, SPACES_DIR, "search space")
     return parse_space(yamlfile.read(path), str(path))
 
 
 def list_spaces() -> list[SearchSpace]:
-    return [load_space(p) for p in sorted(SPACES_DIR.glob("*.yaml"))]
+    return [load_space(p.name.removesuffix(".yaml")) for p in yamlfile.yaml_files(SPACES_DIR)]
 
 
 # --- cross-field and per-family checks (model families of issue 4) ---------------------------------

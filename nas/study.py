@@ -20,8 +20,16 @@ from optuna.storages import RDBStorage
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from nas.db import (ArtifactRow, FrontHistoryRow, MeasurementRow, ParetoPointRow, StudyRow, TrialRow,
-                    engine_kwargs, utcnow)
+from nas.db import (
+    ArtifactRow,
+    FrontHistoryRow,
+    MeasurementRow,
+    ParetoPointRow,
+    StudyRow,
+    TrialRow,
+    engine_kwargs,
+    utcnow,
+)
 from nas.errors import ConfigError
 from nas.front import dominates, hypervolume
 from nas.hardware import CostReport, HardwareProfile

@@ -36,11 +36,29 @@ from nas.errors import NasError
 from nas.hardware import HardwareProfile, load_profile
 from nas.logs import setup_logging
 from nas.pipeline import TrialContext, TrialResult, run_trial
-from nas.recovery import (CANDIDATE_ATTR, RetryPolicy, StaleTrialHandler, TrialHeartbeat, active_trials,
-                          fail_lost_trials, leaked_slots, note_of, release_leaked_slots, with_db_retry)
+from nas.recovery import (
+    CANDIDATE_ATTR,
+    RetryPolicy,
+    StaleTrialHandler,
+    TrialHeartbeat,
+    active_trials,
+    fail_lost_trials,
+    leaked_slots,
+    note_of,
+    release_leaked_slots,
+    with_db_retry,
+)
 from nas.space import SearchSpace, load_space
-from nas.study import (CONSTRAINTS_ATTR, Heartbeat, constraint_values, finish_if_done, load_optuna_study, objective_values,
-                       record_failure, record_result)
+from nas.study import (
+    CONSTRAINTS_ATTR,
+    Heartbeat,
+    constraint_values,
+    finish_if_done,
+    load_optuna_study,
+    objective_values,
+    record_failure,
+    record_result,
+)
 from nas.study_config import StudyConfig
 
 log = logging.getLogger(__name__)

@@ -19,7 +19,6 @@ from nas.api.settings import Settings
 from nas.db import make_engine, make_sessionmaker
 
 log = logging.getLogger(__name__)
-STATIC = Path(__file__).resolve().parent / "static"
 
 DESCRIPTION = """Hardware-aware NAS for embedded audio classifiers.
 
@@ -42,7 +41,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     for module in (studies, trials, meta, pages):
         app.include_router(module.router)
-    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.mount("/static", StaticFiles(packages=[("nas.api", "static")]), name="static")
     log.info("API on %s (reads %s)", engine.url.render_as_string(hide_password=True),
              "need a token" if settings.read_requires_token else "open")
     return app

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from nas.cli.studies import DEFAULT_DB, _sessions
+from nas.cli.common import add_artifacts, add_db, sessions
 from nas.errors import ConfigError
 
 
@@ -36,7 +36,7 @@ def cmd_token(args: argparse.Namespace) -> int:
 
     if args.action != "list" and not args.token_name:
         raise ConfigError(f"nas token {args.action} needs a token name, e.g. nas token {args.action} ci-bot")
-    with _sessions(args.db)() as s:
+    with sessions(args.db)() as s:
         if args.action == "create":
             token = service.create_api_token(s, args.token_name)
             print(f"token '{args.token_name}' (shown once; send it as 'Authorization: Bearer ...'):\n{token}")
@@ -51,19 +51,20 @@ def cmd_token(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("serve", help="run the REST API and dashboard, with N local workers")
-    p.add_argument("--db", default=None, help=f"database URL (default $NAS_DB or {DEFAULT_DB})")
+    add_db(p)
     p.add_argument("--workers", type=int, default=1,
                    help="local worker processes (default 1); 0 = only serve, remote 'nas worker's do the work")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (0.0.0.0 in a container)")
-    p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--artifacts", default="runs", help="folder for the local workers' files (default runs)")
-    p.add_argument("--poll", type=float, default=5.0, help="seconds between checks for new work (default 5)")
+    p.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
+    add_artifacts(p)
+    p.add_argument("--poll", type=float, default=5.0, metavar="S",
+                   help="seconds between checks for new work (default 5)")
     p.add_argument("--dev", action="store_true", help="accept a missing or weak NAS_API_TOKEN (local use only)")
     p.add_argument("--read-requires-token", action="store_true", help="reads (API and dashboard) need a token too")
     p.set_defaults(func=cmd_serve)
 
     t = sub.add_parser("token", help="create, list or revoke API write tokens stored in the database")
-    t.add_argument("action", choices=["create", "list", "revoke"])
+    t.add_argument("action", choices=["create", "list", "revoke"], help="create (prints it once), list or revoke")
     t.add_argument("token_name", nargs="?", help="a name for the token (who uses it)")
-    t.add_argument("--db", default=DEFAULT_DB, help=f"database URL (default {DEFAULT_DB})")
+    add_db(t)
     t.set_defaults(func=cmd_token)

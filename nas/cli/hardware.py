@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from nas.cli.common import DEFAULT_DEVICE, device_help
 from nas.errors import NasError
 from nas.hardware import CostReport, HardwareProfile, list_profiles, load_profile, price
 
@@ -24,14 +25,15 @@ def register(subparsers: Any) -> None:
 
     p = subparsers.add_parser("profile", help="latency, RAM and flash of any .tflite on a device")
     p.add_argument("model", type=Path, help="a .tflite file")
-    p.add_argument("--device", default="nucleo-l4r5zi", help="profile name, a profile YAML path, or 'all'")
+    p.add_argument("--device", default=DEFAULT_DEVICE, metavar="DEVICE",
+                   help=device_help("hardware profile") + f", or 'all' (default {DEFAULT_DEVICE})")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_profile)
 
     p = subparsers.add_parser("agent", help="serve the device agent (time .tflite files on this machine)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8765)
-    p.add_argument("--token", default=None, help="require 'Authorization: Bearer TOKEN'")
+    p.add_argument("--port", type=int, default=8765, help="port to listen on (default 8765)")
+    p.add_argument("--token", default=None, help="require 'Authorization: Bearer TOKEN' (default: no token)")
     p.set_defaults(func=cmd_agent)
 
 

@@ -7,28 +7,32 @@ import datetime as dt
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 
-from nas import service
-from nas.db import make_engine, make_sessionmaker
+from nas.cli.common import (
+    DEFAULT_DEVICE,
+    add_artifacts,
+    add_db,
+    add_objective,
+    add_sampler,
+    device_help,
+    sessions,
+    space_help,
+)
 from nas.errors import ConfigError
 from nas.study_config import StudyConfig
 
-DEFAULT_DB = "sqlite:///runs/nas.db"
-
-
-def _sessions(url: str):
-    if url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    return make_sessionmaker(make_engine(url))
+if TYPE_CHECKING:
+    from nas.service import FrontPoint
 
 
 def _fmt(v: float | None, spec: str) -> str:
     return "-" if v is None else format(v, spec)
 
 
-def print_front(points: list[service.FrontPoint], artifacts: Path | None, study: str) -> None:
+def print_front(points: list[FrontPoint], artifacts: Path | None, study: str) -> None:
     """The front as a table; columns are as wide as their longest value (architectures are never cut)."""
     rows = [(str(p.number), p.arch, p.frontend, str(p.bits), f"{p.prune_ratio:.2f}", _fmt(p.accuracy, ".3f"),
              _fmt(p.test_accuracy, ".3f"), f"{p.latency_ms:.2f}", f"{p.ram_kb:.1f}", f"{p.flash_kb:.1f}",
@@ -77,19 +81,27 @@ def _config_from_args(args: argparse.Namespace) -> StudyConfig:
     return StudyConfig.parse(data)
 
 
+def _net(seconds: float) -> str:
+    """A net saving in words: a negative one is a cost, never printed as a saving."""
+    if seconds < 0:
+        return f"a net cost of ~{-seconds:.0f} s"
+    return f"~{seconds:.0f} s of training saved"
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
+    from nas import service
     from nas.workers import run_local_workers
 
     name = args.name or "demo-" + dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     cfg = StudyConfig.parse({"name": name, "n_trials": args.trials, "dataset": args.dataset, "space": args.space,
-                             "devices": args.device or ["nucleo-l4r5zi"]})
-    sessions = _sessions(args.db)
-    with sessions() as s:
+                             "devices": args.device or [DEFAULT_DEVICE]})
+    make_session = sessions(args.db)
+    with make_session() as s:
         info = service.create_study(s, args.db, cfg)
     print(f"study {info.name}: {cfg.n_trials} trials of space '{cfg.space}' on {cfg.dataset}, "
           f"{args.workers} workers, device {cfg.devices[0]}, database {args.db}", flush=True)
     run_local_workers(args.db, name, args.workers, artifacts=Path(args.artifacts))
-    with sessions() as s:
+    with make_session() as s:
         info = service.study_info(s, name)
         points = service.pareto(s, name)
     print(f"\nPareto front of {name} ({info.finished} trials, {info.feasible} feasible, {info.failed} failed; "
@@ -99,24 +111,29 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_create(args: argparse.Namespace) -> int:
+    from nas import service
+
     cfg = _config_from_args(args)
-    with _sessions(args.db)() as s:
+    with sessions(args.db)() as s:
         info = service.create_study(s, args.db, cfg)
     print(f"created study {info.name} ({info.budget} trials); run it with: nas study run {info.name} --db {args.db}")
     return 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from nas import service
     from nas.workers import run_local_workers
 
-    with _sessions(args.db)() as s:
+    with sessions(args.db)() as s:
         service.resume_study(s, args.name)
     run_local_workers(args.db, args.name, args.workers, artifacts=Path(args.artifacts))
     return cmd_show(args)
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    with _sessions(args.db)() as s:
+    from nas import service
+
+    with sessions(args.db)() as s:
         info = service.study_info(s, args.name)
         points = service.pareto(s, args.name, device=getattr(args, "device_name", None))
         saved = service.study_savings(s, args.name)
@@ -126,15 +143,17 @@ def cmd_show(args: argparse.Namespace) -> int:
         return 0
     print(f"study {info.name}: {info.status}, {info.finished}/{info.budget} trials "
           f"({info.feasible} feasible, {info.failed} failed), hypervolume {_fmt(info.hypervolume, '.4f')}")
-    print(f"precheck: {saved['precheck_skipped']} candidate(s) not trained, net ~{saved['precheck_saved_s']:.0f} s "
-          f"of training saved (the prechecks took {saved['precheck_cost_s']:.0f} s); early stopping: "
-          f"{saved['stopped_early']} stopped, ~{saved['early_saved_s']:.0f} s saved")
+    print(f"precheck: {saved['precheck_skipped']} candidate(s) not trained; {_net(saved['precheck_saved_s'])} "
+          f"(the prechecks took {saved['precheck_cost_s']:.0f} s); early stopping: {saved['stopped_early']} "
+          f"stopped, {_net(saved['early_saved_s'])}")
     print_front(points, Path(args.artifacts), info.name)
     return 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    with _sessions(args.db)() as s:
+    from nas import service
+
+    with sessions(args.db)() as s:
         data = service.export_model(s, args.name, args.trial)
     Path(args.output).write_bytes(data)
     print(f"wrote {args.output} ({len(data)} bytes)")
@@ -142,14 +161,18 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_stop(args: argparse.Namespace) -> int:
-    with _sessions(args.db)() as s:
+    from nas import service
+
+    with sessions(args.db)() as s:
         info = service.stop_study(s, args.name)
     print(f"study {info.name}: {info.status}")
     return 0
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    with _sessions(args.db)() as s:
+    from nas import service
+
+    with sessions(args.db)() as s:
         for info in service.list_studies(s):
             print(f"{info.name:<32} {info.status:<9} {info.finished:>5}/{info.budget:<5} "
                   f"best acc {_fmt(info.best['accuracy'], '.3f')}")
@@ -186,18 +209,22 @@ def cmd_spaces(args: argparse.Namespace) -> int:
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--db", default=DEFAULT_DB, help=f"database URL (default {DEFAULT_DB})")
-    p.add_argument("--artifacts", default="runs", help="folder for .tflite files and logs (default runs)")
+    add_db(p)
+    add_artifacts(p)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="run a small study on the built-in synthetic data and print its front")
     _common(p)
-    p.add_argument("--trials", type=int, default=12)
-    p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--dataset", default="synthetic")
-    p.add_argument("--space", default="demo")
-    p.add_argument("--device", action="append", help="hardware profile (repeatable; first is the target)")
+    p.add_argument("--trials", type=int, default=12, help="trials in the study's budget (default 12)")
+    p.add_argument("--workers", type=int, default=2, help="local worker processes (default 2)")
+    p.add_argument("--dataset", default="synthetic", metavar="SPEC",
+                   help="dataset spec: synthetic[:N], fsdd:PATH, fsdd-speaker:PATH[:SPEAKER], folder:PATH, ... "
+                        "(default synthetic; see the README's Datasets section)")
+    p.add_argument("--space", default="demo", help=space_help() + " (default demo)")
+    p.add_argument("--device", action="append", metavar="DEVICE",
+                   help=device_help("hardware profile, repeatable; the first is where objectives are taken")
+                   + f" (default {DEFAULT_DEVICE})")
     p.add_argument("--name", help="study name (default demo-TIMESTAMP)")
     p.set_defaults(func=cmd_demo)
 
@@ -205,33 +232,47 @@ def register(sub: argparse._SubParsersAction) -> None:
     ssub = study.add_subparsers(dest="study_command", metavar="ACTION", required=True)
     c = ssub.add_parser("create", help="register a study (workers pick it up)")
     _common(c)
-    c.add_argument("name", nargs="?")
-    c.add_argument("--config", help="study config YAML (fields of StudyConfig); options override it")
-    c.add_argument("--dataset"), c.add_argument("--space"), c.add_argument("--sampler")
-    c.add_argument("--trials", type=int), c.add_argument("--seed", type=int)
-    c.add_argument("--device", action="append"), c.add_argument("--objective", action="append")
-    c.add_argument("--max-latency-ms", dest="max_latency_ms", type=float)
-    c.add_argument("--min-accuracy", dest="min_accuracy", type=float)
-    c.add_argument("--no-precheck", action="store_true")
-    c.add_argument("--early-stopping", action="store_true")
+    c.add_argument("name", nargs="?", help="study name (or 'name:' in --config)")
+    c.add_argument("--config", metavar="YAML", help="study config YAML (fields of StudyConfig); options override it")
+    c.add_argument("--dataset", metavar="SPEC", help="dataset spec, e.g. fsdd-speaker:PATH:theo (default synthetic)")
+    c.add_argument("--space", help=space_help() + " (default demo)")
+    add_sampler(c)
+    c.add_argument("--trials", type=int, help="the budget: exactly this many trials are recorded (default 12)")
+    c.add_argument("--seed", type=int, help="sampler seed (default 0)")
+    c.add_argument("--device", action="append", metavar="DEVICE",
+                   help=device_help("hardware profile, repeatable; the first is where objectives are taken")
+                   + f" (default {DEFAULT_DEVICE})")
+    add_objective(c)
+    c.add_argument("--max-latency-ms", dest="max_latency_ms", type=float, metavar="MS",
+                   help="hard constraint: latency on the first device at most MS")
+    c.add_argument("--min-accuracy", dest="min_accuracy", type=float, metavar="ACC",
+                   help="hard constraint: validation accuracy of the .tflite at least ACC (0-1)")
+    c.add_argument("--no-precheck", action="store_true",
+                   help="train every candidate, without pricing its untrained export first")
+    c.add_argument("--early-stopping", action="store_true",
+                   help="stop training candidates that cannot plausibly reach the front (docs/studies.md)")
     c.set_defaults(func=cmd_create)
     r = ssub.add_parser("run", help="run a study with local worker processes")
     _common(r)
-    r.add_argument("name"), r.add_argument("--workers", type=int, default=1)
+    r.add_argument("name", help="study name")
+    r.add_argument("--workers", type=int, default=1, help="local worker processes (default 1)")
     r.set_defaults(func=cmd_run)
     s = ssub.add_parser("show", help="status and Pareto front")
     _common(s)
-    s.add_argument("name"), s.add_argument("--json", action="store_true")
-    s.add_argument("--device", dest="device_name")
+    s.add_argument("name", help="study name")
+    s.add_argument("--json", action="store_true", help="machine-readable output")
+    s.add_argument("--device", dest="device_name", metavar="DEVICE",
+                   help="the front on this device of the study (default its first)")
     s.set_defaults(func=cmd_show)
     e = ssub.add_parser("export", help="write a trial's .tflite file")
     _common(e)
-    e.add_argument("name"), e.add_argument("--trial", type=int, required=True)
-    e.add_argument("-o", "--output", required=True)
+    e.add_argument("name", help="study name")
+    e.add_argument("--trial", type=int, required=True, metavar="N", help="trial number (as in the front table)")
+    e.add_argument("-o", "--output", required=True, metavar="FILE", help="where to write the .tflite file")
     e.set_defaults(func=cmd_export)
     st = ssub.add_parser("stop", help="stop handing out trials of a study")
     _common(st)
-    st.add_argument("name")
+    st.add_argument("name", help="study name")
     st.set_defaults(func=cmd_stop)
     ls = ssub.add_parser("list", help="all studies")
     _common(ls)
@@ -239,21 +280,23 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     w = sub.add_parser("worker", help="pull trials from running studies until their budgets are spent")
     _common(w)
-    w.add_argument("--study", help="only this study")
-    w.add_argument("--threads-split", type=int, default=1, help="workers sharing this machine's cores")
+    w.add_argument("--study", help="only this study (default: any running study)")
+    w.add_argument("--threads-split", type=int, default=1, metavar="N",
+                   help="workers sharing this machine's cores: each uses 1/N of them (default 1)")
     w.add_argument("--name", help="worker name in the records (default HOST:PID)")
-    w.add_argument("--cache-dir", default=".nas_cache", help="feature cache folder (default .nas_cache)")
-    w.add_argument("--heartbeat", type=int, default=20, help="seconds between heartbeats (default 20)")
-    w.add_argument("--grace", type=int, default=60,
+    w.add_argument("--cache-dir", default=".nas_cache", metavar="DIR", help="feature cache folder (default .nas_cache)")
+    w.add_argument("--heartbeat", type=int, default=20, metavar="S", help="seconds between heartbeats (default 20)")
+    w.add_argument("--grace", type=int, default=60, metavar="S",
                    help="seconds without heartbeat after which a trial counts as lost (default 60)")
-    w.add_argument("--max-retries", type=int, default=1, help="re-runs of a lost trial (default 1)")
-    w.add_argument("--db-retries", type=int, default=10,
+    w.add_argument("--max-retries", type=int, default=1, metavar="N", help="re-runs of a lost trial (default 1)")
+    w.add_argument("--db-retries", type=int, default=10, metavar="N",
                    help="attempts of a database operation, with exponential backoff (default 10)")
     w.add_argument("--no-linger", action="store_true",
                    help="exit when nothing is left to claim, even while trials run elsewhere")
     w.set_defaults(func=cmd_worker)
 
     sp = sub.add_parser("spaces", help="list the shipped search spaces, or show one")
-    sp.add_argument("action", nargs="?", choices=["list", "show"], default="list")
-    sp.add_argument("space_name", nargs="?")
+    sp.add_argument("action", nargs="?", choices=["list", "show"], default="list",
+                    help="list (default) or show one space with every range")
+    sp.add_argument("space_name", nargs="?", metavar="NAME", help="the space to show (a name or a YAML path)")
     sp.set_defaults(func=cmd_spaces)

@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from nas.errors import ExportError
+from nas.logs import import_quietly
 from nas.models.layers import AudioClassifier
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,7 @@ class _FunctionModule(nn.Module):
 
 @contextlib.contextmanager
 def _patched_pattern_export() -> Iterator[None]:
+    import_quietly("litert_torch")
     from litert_torch.quantize import pt2e_quantizer_utils as utils
 
     original = utils._get_aten_graph_module_for_pattern
@@ -86,6 +88,7 @@ def _fast_conv_bn_folding() -> Iterator[None]:
 
 def qat_quantizer():
     """litert-torch's PT2E quantizer: symmetric int8, per-channel weights, QAT observers."""
+    import_quietly("litert_torch")
     from litert_torch.quantize import pt2e_quantizer as pq
 
     return pq.PT2EQuantizer().set_global(pq.get_symmetric_quantization_config(is_per_channel=True, is_qat=True))

@@ -33,6 +33,7 @@ from typing import Iterable
 import numpy as np
 
 from nas.errors import ExportError
+from nas.logs import without_native_noise
 
 log = logging.getLogger(__name__)
 
@@ -105,9 +106,10 @@ def quantize_tflite(float_model: bytes, bits: int, calibration: Iterable[np.ndar
         _configure(q, bits)
         samples = [{input_name: np.asarray(x, dtype=np.float32)} for x in calibration]
         # The calibrator forces a progress bar onto stderr (its `disable` ignores TQDM_DISABLE),
-        # and quantize() prints a size summary to stdout.
+        # and quantize() prints a size summary to stdout; its interpreters print the delegate notice.
         with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
-            result = q.quantize(q.calibrate({key: samples}), enable_progress_report=False)
+            result = without_native_noise(
+                lambda: q.quantize(q.calibrate({key: samples}), enable_progress_report=False))
     except ExportError:
         raise
     except Exception as e:  # the quantizer raises many types; report them as one

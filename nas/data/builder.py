@@ -16,7 +16,13 @@ import numpy as np
 
 from nas.data.audio import ClipReader
 from nas.data.base import (
-    SPLITS, AudioDataset, SkippedFile, carve_valid, check_classes, make_summary, stratified_split,
+    SPLITS,
+    AudioDataset,
+    SkippedFile,
+    carve_valid,
+    check_classes,
+    make_summary,
+    stratified_split,
 )
 from nas.errors import DataError
 

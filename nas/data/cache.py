@@ -24,7 +24,11 @@ import numpy as np
 from nas.candidate import FrontendConfig
 from nas.data.base import AudioDataset
 from nas.data.frontend import (
-    FRONTEND_VERSION, FeatureSet, build_features, extract_features, validate_frontend,
+    FRONTEND_VERSION,
+    FeatureSet,
+    build_features,
+    extract_features,
+    validate_frontend,
 )
 
 try:

@@ -14,6 +14,7 @@ import torch
 from nas.compress.qat import QATModel, convert_qat
 from nas.compress.quantize import quantize_tflite
 from nas.errors import ExportError
+from nas.logs import import_quietly
 from nas.models.layers import AudioClassifier
 
 log = logging.getLogger(__name__)
@@ -21,7 +22,7 @@ log = logging.getLogger(__name__)
 
 def float_tflite(model: AudioClassifier) -> bytes:
     """Convert ``model`` (eval mode, batch 1) to a float32 ``.tflite`` flatbuffer."""
-    import litert_torch
+    litert_torch = import_quietly("litert_torch")
 
     model = model.eval()
     try:
@@ -56,7 +57,7 @@ def export_qat_tflite(model: QATModel) -> bytes:
     Raises:
         ExportError: conversion failed (with litert-torch's message).
     """
-    import litert_torch
+    litert_torch = import_quietly("litert_torch")
     from litert_torch.quantize.quant_config import QuantConfig
 
     try:

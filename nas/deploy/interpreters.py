@@ -12,6 +12,7 @@ from abc import ABC, abstractmethod
 import numpy as np
 
 from nas.errors import ExportError, NotDeployableError
+from nas.logs import without_native_noise
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ class LiteRTRunner(TFLiteRunner):
 
         try:
             self.interp = Interpreter(model_content=bytes(model), num_threads=num_threads)
-            self.interp.allocate_tensors()
+            without_native_noise(self.interp.allocate_tensors)  # the delegate's notice comes here
         except (ValueError, RuntimeError) as e:
             raise ExportError(f"LiteRT cannot load the model: {e}") from e
         self.inp = self.interp.get_input_details()[0]

@@ -14,22 +14,16 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
 import re
-import sys
-import tempfile
-import threading
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from nas.hardware.graph import digest_of
+from nas.logs import native_output
 
 logger = logging.getLogger(__name__)
 
 #: Arena given to the host runtime; large enough for any model we would put on a microcontroller.
 DEFAULT_ARENA_BYTES = 64 << 20
-_FD_LOCK = threading.Lock()  # fds 1/2 are process-wide: one capture at a time
 _LINE = re.compile(r"Arena allocation (total|head|tail) (\d+) bytes")
 
 
@@ -63,12 +57,12 @@ def _measure_cached(digest: str, data: bytes, arena_size: int) -> ArenaMeasureme
     except ImportError as e:  # pragma: no cover - the dependency is pinned
         return ArenaMeasurement(False, message=f"tflite-micro runtime not installed: {e}")
 
-    interp, err, log = _captured(lambda: runtime.Interpreter.from_bytes(data, arena_size=arena_size))
+    interp, err, log = native_output(lambda: runtime.Interpreter.from_bytes(data, arena_size=arena_size))
     if err is not None or interp is None:
         reason = _failure_reason(log, err)
         logger.info("TFLM refused model %s: %s", digest[:12], reason)
         return ArenaMeasurement(False, message=reason)
-    _, err2, report = _captured(interp.print_allocations)
+    _, err2, report = native_output(interp.print_allocations)
     found = {k: int(v) for k, v in _LINE.findall(report)}
     if err2 is not None or "total" not in found:
         return ArenaMeasurement(False, message=_failure_reason(report, err2))
@@ -81,27 +75,3 @@ def _failure_reason(log: str, err: BaseException | None) -> str:
     if err is not None:
         text = f"{text}; {type(err).__name__}: {err}" if text else f"{type(err).__name__}: {err}"
     return text[:2000] or "TFLite-Micro failed without a message"
-
-
-def _captured(fn: Callable[[], Any]) -> tuple[Any, BaseException | None, str]:
-    """Run ``fn`` with C-level stdout/stderr redirected; return (result, exception, text)."""
-    with _FD_LOCK, tempfile.TemporaryFile() as f:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        saved = os.dup(1), os.dup(2)
-        os.dup2(f.fileno(), 1)
-        os.dup2(f.fileno(), 2)
-        result, error = None, None
-        try:
-            result = fn()
-        except Exception as e:  # TFLM raises RuntimeError with little detail; the log has the rest
-            error = e
-        finally:
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os.dup2(saved[0], 1)
-            os.dup2(saved[1], 2)
-            os.close(saved[0])
-            os.close(saved[1])
-        f.seek(0)
-        return result, error, f.read().decode(errors="replace")

@@ -12,6 +12,7 @@ import logging
 from dataclasses import dataclass
 
 from nas.hardware.graph import digest_of
+from nas.logs import without_native_noise
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ def _measure_cached(digest: str, data: bytes, budget_s: float, threads: int) -> 
     from nas.hardware import agent  # the agent's timing loop is the single implementation
 
     try:
-        r = agent.time_model(data, budget_s=budget_s, threads=threads)
+        r = without_native_noise(lambda: agent.time_model(data, budget_s=budget_s, threads=threads))
     except Exception as e:  # LiteRT raises ValueError/RuntimeError for models it cannot prepare
         logger.info("LiteRT could not run model %s: %s", digest[:12], e)
         return HostTiming(False, message=f"LiteRT: {type(e).__name__}: {e}")

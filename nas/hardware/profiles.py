@@ -1,4 +1,4 @@
-"""Hardware profiles: one YAML file per device in ``hw_profiles/``, validated once into a frozen object.
+"""Hardware profiles: one YAML file per device in ``nas/hw_profiles/``, validated once into a frozen object.
 
 Why YAML with a source per figure: the cost model is only as good as its coefficients, and a reader
 must be able to see where each came from (datasheet, paper, published benchmark, our own fit). Every
@@ -11,6 +11,7 @@ import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -92,15 +93,15 @@ class HardwareProfile:
         return default
 
 
-def profiles_dir() -> Path:
-    """``$NAS_HW_PROFILES`` or ``hw_profiles/`` at the repository root."""
+def profiles_dir() -> Traversable:
+    """``$NAS_HW_PROFILES`` or the profiles shipped in the package (``nas/hw_profiles``)."""
     env = os.environ.get("NAS_HW_PROFILES")
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "hw_profiles"
+    return Path(env) if env else yamlfile.shipped("hw_profiles")
 
 
 def list_profiles() -> list[HardwareProfile]:
     """All shipped profiles, sorted by name."""
-    return sorted((load_profile(p) for p in sorted(profiles_dir().glob("*.yaml"))), key=lambda p: p.name)
+    return sorted((load_profile(name) for name in profile_names()), key=lambda p: p.name)
 
 
 def profile_names() -> list[str]:
@@ -108,7 +109,7 @@ def profile_names() -> list[str]:
 
 
 def load_profile(name_or_path: str | Path) -> HardwareProfile:
-    """Load a profile by name (``hw_profiles/<name>.yaml``) or from a YAML path.
+    """Load a profile by name (``nas/hw_profiles/<name>.yaml``) or from a YAML path.
 
     Raises:
         NotFoundError: no profile of that name (the message lists the available ones).

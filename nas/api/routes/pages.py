@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import quote
 
+import jinja2
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
@@ -16,7 +17,9 @@ from nas.api.schemas import ParetoOut, StudyOut, TrialDetailOut, TrialPageOut
 from nas.errors import AuthError
 
 router = APIRouter(include_in_schema=False)
-templates = Jinja2Templates(directory=str(Path(__file__).resolve().parents[1] / "templates"))
+# Package data, found through importlib like the search spaces (an installed wheel works as a checkout does).
+templates = Jinja2Templates(env=jinja2.Environment(loader=jinja2.PackageLoader("nas.api", "templates"),
+                                                   autoescape=jinja2.select_autoescape()))
 
 AXES = ("accuracy", "test_accuracy", "latency_ms", "ram_kb", "flash_kb", "params", "macs", "bits", "prune_ratio")
 TRIAL_COLUMNS = (("number", "#"), ("status", "status"), ("arch", "architecture"), ("bits", "bits"),

@@ -8,8 +8,7 @@ from fastapi import APIRouter, Depends, Query, status
 
 from nas import service
 from nas.api.deps import SessionDep, SettingsDep, StudyName, WriterDep, require_read
-from nas.api.schemas import (ERRORS, HistoryPointOut, ParamsOut, ParetoOut, SortKey, StudyCreate, StudyOut,
-                             TrialPageOut)
+from nas.api.schemas import ERRORS, HistoryPointOut, ParamsOut, ParetoOut, SortKey, StudyCreate, StudyOut, TrialPageOut
 from nas.errors import ConfigError, NotFoundError
 
 router = APIRouter(prefix="/api/studies", tags=["studies"], responses=ERRORS)
