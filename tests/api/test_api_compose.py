@@ -64,4 +64,10 @@ def test_dockerfile_copies_what_exists():
         if line.startswith("COPY "):
             for src in line.split()[1:-1]:
                 assert (REPO / src).exists(), f"Dockerfile copies missing {src}"
-    assert "pip install" in text and "-e ." in text  # spaces and profiles are found beside the package
+    # The image installs the hashed runtime lock, then the package itself as a wheel (its data inside).
+    assert "--require-hashes" in text and "requirements/runtime.lock" in text and "-e ." not in text
+
+
+def test_dockerignore_keeps_the_build_context_small():
+    ignored = {line.strip() for line in (REPO / ".dockerignore").read_text().splitlines()}
+    assert {".venv", "runs", ".nas_cache", ".git", "test-artifacts"} <= ignored
