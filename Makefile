@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test bench lint clean
 
 $(PY):
 	@echo "==> creating $(VENV)"
@@ -31,6 +31,10 @@ test: install
 
 bench: install
 	@for b in benchmarks/*.py; do echo "==> $$b"; PYTHONPATH=. $(PY) $$b || exit 1; done
+
+lint: install
+	$(VENV)/bin/ruff check nas tests benchmarks
+	$(VENV)/bin/mypy nas
 
 clean:
 	rm -rf runs .nas_cache test-artifacts .pytest_cache

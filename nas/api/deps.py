@@ -8,9 +8,9 @@ A token comes as ``Authorization: Bearer TOKEN`` (API clients) or as the ``nas_t
 from __future__ import annotations
 
 import hmac
-from urllib.parse import unquote
 from collections.abc import Iterator
 from typing import Annotated
+from urllib.parse import unquote
 
 from fastapi import Depends, Path, Request
 from sqlalchemy.orm import Session

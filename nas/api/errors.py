@@ -14,8 +14,16 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from nas.errors import (AuthError, ConfigError, DataError, ExportError, NasError, NotDeployableError,
-                        NotFoundError, StorageError)
+from nas.errors import (
+    AuthError,
+    ConfigError,
+    DataError,
+    ExportError,
+    NasError,
+    NotDeployableError,
+    NotFoundError,
+    StorageError,
+)
 
 log = logging.getLogger(__name__)
 

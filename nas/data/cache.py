@@ -24,13 +24,17 @@ import numpy as np
 from nas.candidate import FrontendConfig
 from nas.data.base import AudioDataset
 from nas.data.frontend import (
-    FRONTEND_VERSION, FeatureSet, build_features, extract_features, validate_frontend,
+    FRONTEND_VERSION,
+    FeatureSet,
+    build_features,
+    extract_features,
+    validate_frontend,
 )
 
 try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows: atomic rename only
-    fcntl = None
+    fcntl = None  # type: ignore[assignment]  # the module or None; _lock checks
 
 log = logging.getLogger(__name__)
 

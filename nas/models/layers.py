@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+
 class QuickGELU(nn.Module):
     """GELU approximated as ``x * sigmoid(1.702 x)``: MUL + LOGISTIC in the graph, which
     TFLite-Micro runs (it has no GELU kernel, and the converter folds the tanh form back into GELU)."""

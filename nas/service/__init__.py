@@ -5,13 +5,42 @@ nothing here prints or knows about HTTP. ``studies`` (create, inspect, stop, fro
 ``trials`` (paged tables, one trial's detail and file) and ``meta`` (profiles, spaces, API tokens).
 """
 
-from nas.service.meta import (api_token_owner, create_api_token, list_api_tokens, list_devices,
-                              list_space_infos, revoke_api_token)
-from nas.service.studies import (FrontPoint, HistoryPoint, StudyInfo, create_study, export_model,
-                                 hypervolume_history, list_studies, pareto, resume_study, sampled_params,
-                                 stop_study, study_config, study_info, study_savings)
-from nas.service.trials import (SORT_ORDERS, TRIAL_SORT_KEYS, DeviceFigures, TrialDetail, TrialPage,
-                                TrialSummary, list_trials, price_trial_everywhere, trial_detail, trial_model)
+from nas.service.meta import (
+    api_token_owner,
+    create_api_token,
+    list_api_tokens,
+    list_devices,
+    list_space_infos,
+    revoke_api_token,
+)
+from nas.service.studies import (
+    FrontPoint,
+    HistoryPoint,
+    StudyInfo,
+    create_study,
+    export_model,
+    hypervolume_history,
+    list_studies,
+    pareto,
+    resume_study,
+    sampled_params,
+    stop_study,
+    study_config,
+    study_info,
+    study_savings,
+)
+from nas.service.trials import (
+    SORT_ORDERS,
+    TRIAL_SORT_KEYS,
+    DeviceFigures,
+    TrialDetail,
+    TrialPage,
+    TrialSummary,
+    list_trials,
+    price_trial_everywhere,
+    trial_detail,
+    trial_model,
+)
 
 __all__ = [
     "DeviceFigures", "FrontPoint", "HistoryPoint", "SORT_ORDERS", "StudyInfo", "TRIAL_SORT_KEYS", "TrialDetail",
