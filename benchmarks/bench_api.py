@@ -22,8 +22,16 @@ from pathlib import Path
 
 from sqlalchemy import func, insert, select
 
-from nas.db import (FrontHistoryRow, MeasurementRow, ParetoPointRow, StudyRow, TrialRow, make_engine,
-                    make_sessionmaker, utcnow)
+from nas.db import (
+    FrontHistoryRow,
+    MeasurementRow,
+    ParetoPointRow,
+    StudyRow,
+    TrialRow,
+    make_engine,
+    make_sessionmaker,
+    utcnow,
+)
 from nas.front import dominates
 from nas.hardware import load_profile
 from nas.study import loss_vector, normalized_hypervolume
@@ -40,7 +48,7 @@ def _layers(rng: random.Random, total_ms: float, macs: int, bits: int) -> list[d
     w = [rng.random() + (0.5 if "CONV" in op else 0.05) for op in ops]
     dtype = "int8" if bits == 8 else "float32"
     out = []
-    for i, (op, wi) in enumerate(zip(ops, w)):
+    for i, (op, wi) in enumerate(zip(ops, w, strict=True)):
         share = wi / sum(w)
         ch = rng.choice((8, 16, 24, 32, 48, 64))
         out.append({"index": i, "op": op, "shape": f"1x{rng.randint(5, 25)}x{rng.randint(4, 16)}x{ch}",
@@ -85,7 +93,7 @@ def seed_fake_study(url: str, name: str, n_trials: int, *, seed: int = 0, histor
             tid = first_id + i
             failed = rng.random() < 0.02
             costs = {}
-            for d, p in profiles.items():
+            for d in profiles:
                 speed = 1.0 if d == DEVICES[0] else 1.9
                 lat = t["macs"] / (4e4 if t["bits"] == 8 else 6e3) * speed + rng.uniform(1, 3)
                 ram = t["params"] * (0.002 if t["bits"] == 8 else 0.006) + rng.uniform(10, 60)

@@ -60,7 +60,7 @@ def run(fsdd: Path, cache_dir: Path) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--fsdd", type=Path, default=default_fsdd(), help="FSDD folder (holding recordings/)")
-    parser.add_argument("--cache-dir", type=Path, default=None, 
+    parser.add_argument("--cache-dir", type=Path, default=None,
                         help="feature cache folder (default: temporary)")
     args = parser.parse_args(argv)
     if args.cache_dir is not None:

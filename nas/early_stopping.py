@@ -25,8 +25,9 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 from nas.hardware import CostReport
 
@@ -63,7 +64,7 @@ class FrontSnapshot:
 
     def accuracy_to_beat(self, cost: Sequence[float]) -> float | None:
         """Best accuracy among points at most as costly as ``cost`` on every axis (None: no such point)."""
-        accs = [a for a, c in self.points if all(x <= y for x, y in zip(c, cost))]
+        accs = [a for a, c in self.points if all(x <= y for x, y in zip(c, cost, strict=True))]
         return max(accs) if accs else None
 
     def cost_of(self, report: CostReport) -> tuple[float, ...]:

@@ -7,14 +7,14 @@ dominates it; equal points do not dominate each other (the same rule as Optuna's
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from optuna._hypervolume import compute_hypervolume
 
 
 def dominates(a: Sequence[float], b: Sequence[float]) -> bool:
-    return all(x <= y for x, y in zip(a, b)) and any(x < y for x, y in zip(a, b))
+    return all(x <= y for x, y in zip(a, b, strict=True)) and any(x < y for x, y in zip(a, b, strict=True))
 
 
 def hypervolume(points: Sequence[Sequence[float]], reference: Sequence[float]) -> float:

@@ -12,9 +12,10 @@ import copy
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
@@ -64,7 +65,7 @@ class TrialResult:
     tflite_bytes: int
     costs: dict[str, CostReport]
     seconds: dict[str, float]
-    history: tuple[dict[str, float], ...] = ()
+    history: tuple[dict[str, float | str], ...] = ()  # train.py's epochs, plus "phase" after training
     confusion: tuple[tuple[int, ...], ...] = ()
     tflm_max_abs_diff: float | None = None
     stopped_early: bool = False
@@ -155,7 +156,7 @@ def run_trial(candidate: Candidate, ctx: TrialContext, out_dir: Path | None = No
     kd = {"teacher": teacher, "distill_t": candidate.distill_temperature, "distill_w": candidate.distill_weight}
     tr = train(model, feats, candidate.train, seed=ctx.seed, on_epoch=on_epoch, **kd)
     seconds["train"] = tr.seconds
-    history = list(tr.history)
+    history: list[dict[str, float | str]] = [dict(h) for h in tr.history]
     if teacher is None:  # fine-tuning distils from the trained, unpruned float model
         kd = {"teacher": copy.deepcopy(model).eval(), "distill_t": candidate.distill_temperature, "distill_w": 0.5}
     if candidate.prune_ratio > 0 and not tr.stopped_early:

@@ -18,12 +18,13 @@ import logging
 import threading
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, TypeVar
+from typing import Any, Protocol, TypeVar, cast
 
 import optuna
 from optuna.trial import TrialState
-from sqlalchemy import func, select, update
+from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -79,10 +80,16 @@ def with_db_retry(fn: Callable[[], T], what: str, policy: RetryPolicy = RetryPol
     raise AssertionError("unreachable")
 
 
+class HeartbeatStorage(Protocol):
+    """What :class:`TrialHeartbeat` needs: an ``RDBStorage``, or the cache a ``Study`` wraps it in."""
+
+    def record_heartbeat(self, trial_id: int) -> None: ...
+
+
 class TrialHeartbeat:
     """Records ``trial_id``'s heartbeat now and then every ``interval_s`` until ``stop()``."""
 
-    def __init__(self, storage: optuna.storages.RDBStorage, trial_id: int, interval_s: float):
+    def __init__(self, storage: HeartbeatStorage, trial_id: int, interval_s: float):
         self.storage, self.trial_id, self.interval_s = storage, trial_id, interval_s
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name=f"heartbeat-{trial_id}", daemon=True)
@@ -161,8 +168,9 @@ def leaked_slots(session: Session, study_id: int, active: int) -> tuple[int, int
 
 def release_leaked_slots(session: Session, study_id: int, claimed: int, leaked: int) -> bool:
     """Give ``leaked`` slots back if ``claimed`` has not changed since they were counted."""
-    res = session.execute(update(StudyRow).where(StudyRow.id == study_id, StudyRow.claimed == claimed)
-                          .values(claimed=StudyRow.claimed - leaked))
+    stmt = (update(StudyRow).where(StudyRow.id == study_id, StudyRow.claimed == claimed)
+            .values(claimed=StudyRow.claimed - leaked))
+    res = cast(CursorResult, session.execute(stmt))  # an UPDATE's result has a rowcount
     session.commit()
     if res.rowcount:
         log.warning("gave %d claimed slot(s) without a trial back to the budget (a worker died before "

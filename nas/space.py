@@ -35,7 +35,7 @@ SPACES_DIR = yamlfile.shipped("search_spaces")
 SECTIONS = ("name", "description", "frontend", "families", "compression", "training")
 COMPRESSION_KEYS = {"prune_ratio": 0.0, "prune_criterion": "l1", "bits": 8, "qat": False,
                     "distill_weight": 0.0, "distill_temperature": 4.0, "teacher": None}
-FRONTEND_DEFAULTS = {f.name: f.default for f in fields(FrontendConfig)}
+FRONTEND_DEFAULTS: dict[str, Any] = {f.name: f.default for f in fields(FrontendConfig)}  # every field has one
 TRAIN_DEFAULTS = {f.name: f.default for f in fields(TrainConfig)}
 ENUMS = {
     "kind": ("logmel", "mfcc"), "pad_mode": ("zeros", "wrap", "reflect"),

@@ -12,8 +12,9 @@ from __future__ import annotations
 import json
 import logging
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import optuna
 from optuna.storages import RDBStorage
@@ -143,13 +144,13 @@ def reference_point(cfg: StudyConfig, profile: HardwareProfile) -> list[float]:
 
 
 def loss_vector(cfg: StudyConfig, values: list[float]) -> list[float]:
-    return [1.0 - v if OBJECTIVES[o] == "maximize" else v for o, v in zip(cfg.objectives, values)]
+    return [1.0 - v if OBJECTIVES[o] == "maximize" else v for o, v in zip(cfg.objectives, values, strict=True)]
 
 
 def normalized_hypervolume(cfg: StudyConfig, profile: HardwareProfile, fronts: list[list[float]]) -> float:
     """Hypervolume with every axis divided by its reference value, so it lies in [0, 1]."""
     ref = reference_point(cfg, profile)
-    pts = [[v / r for v, r in zip(loss_vector(cfg, vals), ref)] for vals in fronts]
+    pts = [[v / r for v, r in zip(loss_vector(cfg, vals), ref, strict=True)] for vals in fronts]
     return hypervolume(pts, [1.0] * len(ref))
 
 
@@ -272,8 +273,8 @@ _AFTER_PRECHECK = ("train", "prune", "export", "evaluate", "price")
 
 
 def savings(session: Session, study_id: int) -> Savings:
-    rows = session.execute(select(TrialRow.details, TrialRow.candidate).where(TrialRow.study_id == study_id)).all()
-    rows = [(d, c) for d, c in rows if d.get("seconds")]
+    result = session.execute(select(TrialRow.details, TrialRow.candidate).where(TrialRow.study_id == study_id))
+    rows = [(d, c) for d, c in result.all() if d.get("seconds")]
     skipped = [d for d, _ in rows if d.get("extra", {}).get("precheck")]
     stopped = [(d, c) for d, c in rows if d.get("stopped_early")]
     full = [d for d, _ in rows if not d.get("extra", {}).get("precheck") and not d.get("stopped_early")]

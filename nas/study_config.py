@@ -60,7 +60,7 @@ class StudyConfig(BaseModel):
         return v
 
     @property
-    def directions(self) -> list[str]:
+    def directions(self) -> list[Literal["maximize", "minimize"]]:
         return [OBJECTIVES[o] for o in self.objectives]
 
     @classmethod

@@ -21,12 +21,13 @@ import socket
 import time
 import traceback
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar, cast
 
 import optuna
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from nas.data import DatasetSummary, FeatureCache, get_source
@@ -38,6 +39,7 @@ from nas.logs import setup_logging
 from nas.pipeline import TrialContext, TrialResult, run_trial
 from nas.recovery import (
     CANDIDATE_ATTR,
+    HeartbeatStorage,
     RetryPolicy,
     StaleTrialHandler,
     TrialHeartbeat,
@@ -91,10 +93,10 @@ class _StudyRuntime:
 
 def claim_slot(session: Session, study_id: int) -> bool:
     """Atomically take one trial of the budget; False when it is spent or the study is not running."""
-    res = session.execute(update(StudyRow)
-                          .where(StudyRow.id == study_id, StudyRow.claimed < StudyRow.budget,
-                                 StudyRow.status == "running")
-                          .values(claimed=StudyRow.claimed + 1))
+    stmt = (update(StudyRow)
+            .where(StudyRow.id == study_id, StudyRow.claimed < StudyRow.budget, StudyRow.status == "running")
+            .values(claimed=StudyRow.claimed + 1))
+    res = cast(CursorResult, session.execute(stmt))  # an UPDATE's result has a rowcount
     session.commit()
     return res.rowcount == 1
 
@@ -219,7 +221,8 @@ class Worker:
     def run_one(self, row: StudyRow) -> None:
         rt = self._runtime(row)
         trial = self._db(rt.study.ask, "start a trial")
-        beat = TrialHeartbeat(rt.study._storage, trial._trial_id, self.options.heartbeat.interval_s).start()
+        storage = cast(HeartbeatStorage, rt.study._storage)  # Optuna's cache around our RDBStorage
+        beat = TrialHeartbeat(storage, trial._trial_id, self.options.heartbeat.interval_s).start()
         try:
             candidate = rt.space.sample(trial)
             self._db(lambda: self._describe(trial, candidate.to_dict()), f"start trial {trial.number}")

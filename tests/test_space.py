@@ -4,7 +4,6 @@ import math
 
 import optuna
 import pytest
-import yaml
 
 from nas.candidate import Candidate
 from nas.errors import ConfigError, NotFoundError

@@ -1,9 +1,9 @@
 import numpy as np
+import pytest
 
 from nas.candidate import FrontendConfig
 from nas.data import SyntheticSource, build_features, get_source
 from nas.errors import ConfigError
-import pytest
 
 
 def test_synthetic_is_deterministic_from_its_seed():
@@ -11,8 +11,8 @@ def test_synthetic_is_deterministic_from_its_seed():
     b = SyntheticSource(n_clips=80, seed=3).load()
     c = SyntheticSource(n_clips=80, seed=4).load()
     assert a.fingerprint == b.fingerprint != c.fingerprint
-    assert all(np.array_equal(x, y) for x, y in zip(a.clips, b.clips))
-    assert not all(np.array_equal(x, y) for x, y in zip(a.clips, c.clips))
+    assert all(np.array_equal(x, y) for x, y in zip(a.clips, b.clips, strict=True))
+    assert not all(np.array_equal(x, y) for x, y in zip(a.clips, c.clips, strict=True))
     for split in ("train", "valid", "test"):
         assert np.array_equal(a.splits[split], b.splits[split])
 

@@ -64,7 +64,7 @@ def _importance(criterion: str) -> tp.importance.Importance:
 
 
 def _classifier_layers(model: nn.Module) -> list[nn.Module]:
-    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    linears: list[nn.Module] = [m for m in model.modules() if isinstance(m, nn.Linear)]
     return linears[-1:]
 
 

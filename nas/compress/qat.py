@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from typing import Iterator
+from collections.abc import Iterator
 
 import torch
 from torch import nn
@@ -117,8 +117,9 @@ class QATModel(nn.Module):
 
         (move_exported_model_to_train if mode else move_exported_model_to_eval)(self.graph)
         for module in self.graph.modules():  # quantization ranges learn in training only
-            if hasattr(module, "enable_observer"):
-                module.enable_observer(mode)
+            enable_observer = getattr(module, "enable_observer", None)
+            if enable_observer is not None:
+                enable_observer(mode)
         self.training = mode
         return self
 

@@ -27,8 +27,8 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 import numpy as np
 

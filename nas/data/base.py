@@ -130,13 +130,14 @@ def make_summary(name: str, class_names: tuple[str, ...], labels: np.ndarray,
                  notes: tuple[str, ...] = ()) -> DatasetSummary:
     counts = np.bincount(labels, minlength=len(class_names))
     per_split = {
-        k: {c: int(n) for c, n in zip(class_names, np.bincount(labels[v], minlength=len(class_names)))}
+        k: {c: int(n)
+            for c, n in zip(class_names, np.bincount(labels[v], minlength=len(class_names)), strict=False)}
         for k, v in splits.items()
     }
     return DatasetSummary(
         name=name,
         n_clips=int(len(labels)),
-        class_counts={c: int(n) for c, n in zip(class_names, counts)},
+        class_counts={c: int(n) for c, n in zip(class_names, counts, strict=False)},
         split_counts={k: int(len(v)) for k, v in splits.items()},
         skipped=skipped,
         warnings=warnings,

@@ -48,7 +48,8 @@ def require_file(path: Path, what: str, hint: str = "") -> Path:
 
 def audio_files(folder: Path, suffixes: frozenset[str]) -> tuple[list[Path], list[Path]]:
     """(audio files, other files) directly in ``folder``, sorted; hidden files are ignored."""
-    audio, other = [], []
+    audio: list[Path] = []
+    other: list[Path] = []
     for p in sorted(folder.iterdir()):
         if p.name.startswith(".") or not p.is_file():
             continue

@@ -34,7 +34,7 @@ from nas.data.frontend import (
 try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows: atomic rename only
-    fcntl = None
+    fcntl = None  # type: ignore[assignment]  # the module or None; _lock checks
 
 log = logging.getLogger(__name__)
 

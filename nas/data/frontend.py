@@ -74,6 +74,10 @@ class Frontend(torch.nn.Module):
     DCT-II for MFCC. ``n_frames = 1 + samples // hop_length``.
     """
 
+    window: torch.Tensor  # buffers registered in __init__ (``dct`` for MFCC only)
+    mel_fb: torch.Tensor
+    dct: torch.Tensor
+
     def __init__(self, cfg: FrontendConfig):
         super().__init__()
         validate_frontend(cfg)

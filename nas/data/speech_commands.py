@@ -83,7 +83,8 @@ class SpeechCommandsSource(DatasetSource):
         for split, items in per_split.items():
             if self.task == "12":
                 n_unknown = min(len(unknown[split]), math.ceil(len(items) * self.unknown_percent / 100))
-                picked = rng.choice(len(unknown[split]), size=n_unknown, replace=False) if n_unknown else []
+                picked: np.ndarray | list[int] = (
+                    rng.choice(len(unknown[split]), size=n_unknown, replace=False) if n_unknown else [])
                 items = items + [unknown[split][i] for i in sorted(picked)]
                 builder.note(f"{split}: {UNKNOWN} uses {n_unknown} of {len(unknown[split])} clips of "
                              "other words")
@@ -124,7 +125,7 @@ class SpeechCommandsSource(DatasetSource):
                             f"{SILENCE} class from it (use speech-commands-all for the words only)")
         n = self.sample_rate  # one second
         for split, count in word_counts.items():
-            for k in range(math.ceil(count * self.silence_percent / 100)):
+            for _ in range(math.ceil(count * self.silence_percent / 100)):
                 i = int(rng.integers(len(noises)))
                 path, noise = noises[i]
                 start = int(rng.integers(0, max(1, len(noise) - n + 1)))

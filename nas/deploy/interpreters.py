@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 
 import numpy as np
 
@@ -100,7 +101,7 @@ class TFLMRunner(TFLiteRunner):
         return _dequantize(self.interp.get_output(0), *self._qparams(self.out))
 
 
-def evaluate_file(model: bytes, x: np.ndarray, y: np.ndarray, runner: type[TFLiteRunner] = LiteRTRunner
+def evaluate_file(model: bytes, x: np.ndarray, y: np.ndarray, runner: Callable[[bytes], TFLiteRunner] = LiteRTRunner
                   ) -> tuple[float, np.ndarray]:
     """Accuracy of the ``.tflite`` file on (x, y) and its confusion matrix (true x predicted)."""
     logits = runner(model).predict(x)

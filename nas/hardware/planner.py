@@ -66,10 +66,10 @@ def lifetimes(graph: Graph, scratch: Mapping[int, Sequence[int]] | None = None) 
     for t in graph.outputs:
         last[t] = scope
     bufs = []
-    for t in graph.tensors:
-        if t.constant or t.variable or t.nbytes == 0 or t.index not in first:
+    for ti in graph.tensors:
+        if ti.constant or ti.variable or ti.nbytes == 0 or ti.index not in first:
             continue
-        bufs.append(Buffer(t.index, align_up(t.nbytes), first[t.index], last.get(t.index, first[t.index])))
+        bufs.append(Buffer(ti.index, align_up(ti.nbytes), first[ti.index], last.get(ti.index, first[ti.index])))
     n = len(graph.tensors)
     for k, (size, sc) in enumerate(scratch_bufs):
         bufs.append(Buffer(n + k, align_up(size), sc, sc))

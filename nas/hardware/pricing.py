@@ -24,7 +24,7 @@ from nas.hardware.host import measure_host
 from nas.hardware.kernels import classify, tflm_unsupported
 from nas.hardware.planner import align_up, greedy_plan, lifetimes, tail_bytes_32bit, temp_init_bytes_32bit
 from nas.hardware.profiles import HardwareProfile
-from nas.hardware.report import CostReport
+from nas.hardware.report import CostReport, Source
 
 logger = logging.getLogger(__name__)
 KB = 1024.0
@@ -111,9 +111,10 @@ def _price_mcu(data: bytes, graph: Graph, profile: HardwareProfile, fe: Frontend
 def _price_cpu(data: bytes, graph: Graph, profile: HardwareProfile, fe: FrontendConfig | None) -> CostReport:
     details: dict[str, Any] = {"runtime": f"litert + {profile.kernels}"}
     est_ms, layers = cortex_a.estimate(graph, profile)
-    latency_ms, source, reason = est_ms, "estimated", None
+    source: Source = "estimated"
+    latency_ms, reason = est_ms, None
     ram_kb = (len(data) + _activation_bytes(graph)) / KB + profile.runtime_ram_kb
-    ram_source = "estimated"
+    ram_source: Source = "estimated"
     details["estimated_ms"] = est_ms
     measured: dict[str, Any] | None = None
     if profile.kind == "host":

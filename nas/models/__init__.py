@@ -5,7 +5,8 @@ place a family name from YAML becomes a builder."""
 from __future__ import annotations
 
 import inspect
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any, cast
 
 from torch import nn
 
@@ -47,8 +48,9 @@ def build_model(arch: ArchConfig, input_shape: tuple[int, int], n_classes: int) 
     unknown = sorted(set(kwargs) - set(known))
     if unknown:
         raise ConfigError(f"family '{arch.family}' has no parameter(s) {unknown}: it takes {sorted(known)}")
-    body = FAMILIES[arch.family](tuple(input_shape), n_classes, **kwargs)
-    return AudioClassifier(body, arch.family, tuple(input_shape), n_classes)
+    shape = cast("tuple[int, int]", tuple(input_shape))  # a tuple even when a caller passes a list
+    body = FAMILIES[arch.family](shape, n_classes, **kwargs)
+    return AudioClassifier(body, arch.family, shape, n_classes)
 
 
 #: Activations TFLite-Micro has no kernel for: a candidate using one runs in LiteRT only.

@@ -28,6 +28,7 @@ class _Image(nn.Module):
         self.stack = stack
         with torch.no_grad():
             c, f, _ = stack(torch.zeros(1, 1, *input_shape)).shape[1:]
+        self.pool: nn.Module
         if head == "time":
             self.pool, width = TimePool(), c * f
         elif head == "global":

@@ -12,6 +12,8 @@ gates, the layers above and the classifier (see docs/models.md for what it canno
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 from torch import nn
 
@@ -37,13 +39,13 @@ class _Gates(nn.Module):
     @property
     def hidden(self) -> int:
         """The hidden size now (pruning may have removed units since construction)."""
-        return (self.xh[0] if self.concat else self.x[0]).out_features
+        return cast(nn.Linear, self.xh[0] if self.concat else self.x[0]).out_features
 
     def forward(self, x: torch.Tensor, h: torch.Tensor) -> list[torch.Tensor]:
         if self.concat:
             xh = torch.cat([x, h], dim=1)  # (B, n_in + H)
             return [lin(xh) for lin in self.xh]
-        return [lx(x) + lh(h) for lx, lh in zip(self.x, self.h)]
+        return [lx(x) + lh(h) for lx, lh in zip(self.x, self.h, strict=True)]
 
 
 class _LSTMCell(nn.Module):
@@ -103,7 +105,7 @@ class _Recurrent(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: (B, F, T)
         b, s = x.shape[0], self.frame_stride
         # Sizes from the weights, not the constructor: pruning may have removed hidden units.
-        hs = [x.new_zeros(b, cell.gates.hidden) for cell in self.cells]
+        hs = [x.new_zeros(b, cast(_Gates, cell.gates).hidden) for cell in self.cells]
         cs = [h.clone() for h in hs]
         xt = x.transpose(1, 2)  # (B, T, F): the frames of one step are contiguous
         for t in range(self.steps):

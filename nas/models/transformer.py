@@ -73,5 +73,5 @@ def build_transformer(input_shape: tuple[int, int], n_classes: int, *, d_model: 
     """Transformer encoder over tokens of ``frame_stride`` frames; ``n_heads`` must divide ``d_model``."""
     if n_layers < 1 or ff_mult < 1:
         raise ValueError(f"n_layers and ff_mult must be >= 1, got {n_layers}, {ff_mult}")
-    return _Transformer(tuple(input_shape), n_classes, d_model, n_heads, n_layers, ff_mult, frame_stride,
+    return _Transformer(input_shape, n_classes, d_model, n_heads, n_layers, ff_mult, frame_stride,
                         activation_fn, dropout)

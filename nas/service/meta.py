@@ -60,8 +60,8 @@ def revoke_api_token(session: Session, name: str) -> None:
 
 
 def list_api_tokens(session: Session) -> list[tuple[str, dt.datetime]]:
-    return [tuple(r) for r in session.execute(select(ApiTokenRow.name, ApiTokenRow.created_at)
-                                              .order_by(ApiTokenRow.name)).all()]
+    return [(name, created_at) for name, created_at in session.execute(
+        select(ApiTokenRow.name, ApiTokenRow.created_at).order_by(ApiTokenRow.name)).all()]
 
 
 def api_token_owner(session: Session, token: str) -> str | None:

@@ -82,7 +82,7 @@ def list_trials(session: Session, name: str, *, page: int = 1, per_page: int = 5
     ids = session.scalars(select(TrialRow.id).where(*where).order_by(col.is_(None), key, TrialRow.id)
                           .offset((page - 1) * per_page).limit(per_page)).all()
     rows = {r.id: r for r in session.execute(select(*_SUMMARY_COLUMNS).where(TrialRow.id.in_(ids))).all()}
-    items = [TrialSummary(*rows[i]) for i in ids]
+    items = [TrialSummary(*tuple(rows[i])) for i in ids]
     return TrialPage(int(total), page, per_page, sort, order, items)
 
 
@@ -163,7 +163,7 @@ def _trial_row(session: Session, trial_id: int) -> TrialRow:
 def trial_detail(session: Session, trial_id: int) -> TrialDetail:
     """Everything the trial page shows: candidate, training curve, confusion, figures per device."""
     t = _trial_row(session, trial_id)
-    study = session.get(StudyRow, t.study_id)
+    study = session.get_one(StudyRow, t.study_id)  # the trial's foreign key: it exists
     order = {d: i for i, d in enumerate(study.config.get("devices", []))}
     ms = sorted(session.scalars(select(MeasurementRow).where(MeasurementRow.trial_id == t.id)).all(),
                 key=lambda m: (order.get(m.device, len(order)), m.device))

@@ -96,8 +96,8 @@ def test_trial_detail_and_download(client, seeded):
     t = client.get(f"/api/trials/{items[0]['id']}").json()
     assert t["study"] == STUDY and t["number"] == items[0]["number"] and t["has_tflite"]
     assert [d["device"] for d in t["devices"]] == ["nucleo-l4r5zi", "nrf52840"]
-    layers = t["devices"][0]["layers"]
-    assert layers and abs(sum(la["ms"] for la in layers) - t["devices"][0]["latency_ms"]) < t["devices"][0]["latency_ms"]
+    layers, latency_ms = t["devices"][0]["layers"], t["devices"][0]["latency_ms"]
+    assert layers and abs(sum(la["ms"] for la in layers) - latency_ms) < latency_ms
     assert all(la["activation_kb"] > 0 for la in layers)
     assert t["history"] and t["confusion"] and sum(map(sum, t["confusion"])) > 0
     r = client.get(f"/api/trials/{t['id']}/model.tflite")
@@ -130,7 +130,7 @@ def test_unknown_or_invalid_trial_ids(client, seeded):
 def test_history_and_params(client):
     h = client.get(f"/api/studies/{STUDY}/history").json()
     assert [p["n_trials"] for p in h] == [1, 2, 3, 4]
-    assert all(b["hypervolume"] >= a["hypervolume"] for a, b in zip(h, h[1:]))  # a front only improves
+    assert all(b["hypervolume"] >= a["hypervolume"] for a, b in zip(h, h[1:], strict=False))  # a front only improves
     p = client.get(f"/api/studies/{STUDY}/params").json()
     assert len(p["trial_id"]) == 4 and set(p["params"]["family"]) <= {"dscnn", "mlp"}
     assert "bits" in p["params"] and len(p["params"]["bits"]) == 4

@@ -12,7 +12,12 @@ import torchaudio.transforms as T
 from nas.candidate import FrontendConfig
 from nas.data.base import AudioDataset, make_summary
 from nas.data.frontend import (
-    LOG_FLOOR, Frontend, build_features, extract_features, fit_length, validate_frontend,
+    LOG_FLOOR,
+    Frontend,
+    build_features,
+    extract_features,
+    fit_length,
+    validate_frontend,
 )
 from nas.errors import ConfigError
 

@@ -23,7 +23,7 @@ def test_planner_port_equals_tflm_head(mlperf_models: dict[str, bytes]) -> None:
 def test_planner_with_cmsis_scratch_matches_qemu_heads(mlperf_models: dict[str, bytes]) -> None:
     for name, heads in QEMU_HEADS.items():
         g = read_graph(mlperf_models[name])
-        for variant, expected in zip(("c", "dsp", "mve"), heads):
+        for variant, expected in zip(("c", "dsp", "mve"), heads, strict=True):
             scratch = {op.index: [classify(g, op, variant).scratch_bytes] for op in g.ops}
             assert greedy_plan(lifetimes(g, scratch)).head_bytes == expected, (name, variant)
 

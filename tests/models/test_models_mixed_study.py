@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 
 import pytest
-
 from sqlalchemy import select
 
 from nas import service

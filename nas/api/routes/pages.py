@@ -13,7 +13,7 @@ from fastapi.templating import Jinja2Templates
 
 from nas import service
 from nas.api.deps import SessionDep, SettingsDep, StudyName, TrialId, token_owner
-from nas.api.schemas import ParetoOut, StudyOut, TrialDetailOut, TrialPageOut
+from nas.api.schemas import FrontPointOut, ParetoOut, StudyOut, TrialDetailOut, TrialPageOut
 from nas.errors import AuthError
 
 router = APIRouter(include_in_schema=False)
@@ -83,7 +83,7 @@ def study_page(name: StudyName, request: Request, session: SessionDep, settings:
     device = study.config["devices"][0]
     pareto = ParetoOut(study=name, device=device, devices=study.config["devices"],
                        objectives=study.config["objectives"], feasible_only=True,
-                       points=service.pareto(session, name, device=device))
+                       points=[FrontPointOut.model_validate(p) for p in service.pareto(session, name, device=device)])
     trials = TrialPageOut.model_validate(service.list_trials(session, name, per_page=50))
     history = service.hypervolume_history(session, name)
     initial = {"study": study.model_dump(mode="json"), "pareto": pareto.model_dump(mode="json"),

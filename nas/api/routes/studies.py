@@ -8,7 +8,17 @@ from fastapi import APIRouter, Depends, Query, status
 
 from nas import service
 from nas.api.deps import SessionDep, SettingsDep, StudyName, WriterDep, require_read
-from nas.api.schemas import ERRORS, HistoryPointOut, ParamsOut, ParetoOut, SortKey, StudyCreate, StudyOut, TrialPageOut
+from nas.api.schemas import (
+    ERRORS,
+    FrontPointOut,
+    HistoryPointOut,
+    ParamsOut,
+    ParetoOut,
+    SortKey,
+    StudyCreate,
+    StudyOut,
+    TrialPageOut,
+)
 from nas.errors import ConfigError, NotFoundError
 
 router = APIRouter(prefix="/api/studies", tags=["studies"], responses=ERRORS)
@@ -57,7 +67,8 @@ def pareto(name: StudyName, session: SessionDep,
     points = service.pareto(session, name, device=device, feasible_only=feasible_only)
     cfg = service.study_config(session, name)
     return ParetoOut(study=name, device=device or cfg["devices"][0], devices=cfg["devices"],
-                     objectives=cfg["objectives"], feasible_only=feasible_only, points=points)
+                     objectives=cfg["objectives"], feasible_only=feasible_only,
+                     points=[FrontPointOut.model_validate(p) for p in points])
 
 
 @router.get("/{name}/trials", response_model=TrialPageOut, dependencies=reads)
