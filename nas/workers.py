@@ -102,11 +102,16 @@ def claim_slot(session: Session, study_id: int) -> bool:
 
 
 def usable_cores() -> int:
-    """Cores this process may run on (a SLURM or container CPU set, not the whole machine)."""
+    """Cores this process may run on (a SLURM or container CPU set, not the whole machine).
+
+    Inside a SLURM task, at most its ``--cpus-per-task``: a cluster without CPU binding
+    (``TaskPlugin=task/none``) leaves every core in the CPU set of every task."""
     try:
-        return len(os.sched_getaffinity(0))
+        n = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
+        n = os.cpu_count() or 1
+    slurm = os.environ.get("SLURM_CPUS_PER_TASK", "")
+    return min(n, int(slurm)) if slurm.isdigit() and int(slurm) > 0 else n
 
 
 def set_torch_threads(n_workers: int) -> int:
