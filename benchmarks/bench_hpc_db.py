@@ -126,7 +126,7 @@ def real_workers(n: int, per_worker: int, folder: Path) -> dict[str, float]:
     with Database() as db:
         create_study(db.url, "bench", n * per_worker)
         env = {**os.environ, "NAS_DB": db.url, "PYTHONPATH": str(REPO), "LITERT_TORCH_SHOW_PROGRESS": "n"}
-        before, watch = db.stats(), Watch(db)
+        before, watch = db.settled_stats(), Watch(db)  # the study creation's catalog writes flushed first
         usage0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
         watch.start()
