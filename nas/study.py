@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,15 +31,15 @@ from nas.db import (
     engine_kwargs,
     utcnow,
 )
-from nas.errors import ConfigError
+from nas.errors import ConfigError, NotFoundError
 from nas.front import dominates, hypervolume
 from nas.hardware import CostReport, HardwareProfile
 from nas.pipeline import TrialResult, result_to_dict
+from nas.space import SearchSpace, StartingPoint
 from nas.study_config import OBJECTIVES, StudyConfig
 
 log = logging.getLogger(__name__)
 
-CONSTRAINTS_ATTR = "constraints"
 HEARTBEAT_INTERVAL_S = 20
 HEARTBEAT_GRACE_S = 60
 
@@ -72,28 +72,59 @@ def optuna_storage(url: str, heartbeat: Heartbeat = Heartbeat(), on_stale: Stale
                           grace_period=heartbeat.grace_s, heartbeat_stale_trial_callback=on_stale)
 
 
-def _constraints(trial: optuna.trial.FrozenTrial) -> list[float]:
-    return list(trial.user_attrs.get(CONSTRAINTS_ATTR, [1.0]))
-
-
 def make_sampler(cfg: StudyConfig, worker_seed: int = 0) -> optuna.samplers.BaseSampler:
-    """The one place a sampler name becomes a sampler; all of them honour the constraints.
+    """The one place a sampler name becomes a sampler; all of them honour the constraints each trial sets
+    (``Trial.set_constraint``, read by every Optuna 5 sampler and by ``best_trials``).
 
     ``worker_seed`` differs per worker: workers seeded alike would propose the same candidates."""
     seed = (cfg.seed * 100_003 + worker_seed) % 2**32  # numpy seeds must fit 32 bits
     if cfg.sampler == "nsga2":
         population = max(4, min(50, cfg.n_trials // 3))
-        return optuna.samplers.NSGAIISampler(population_size=population, seed=seed, constraints_func=_constraints)
+        return optuna.samplers.NSGAIISampler(population_size=population, seed=seed)
     if cfg.sampler == "tpe":
-        return optuna.samplers.TPESampler(seed=seed, constraints_func=_constraints, multivariate=True)
+        return optuna.samplers.TPESampler(seed=seed, multivariate=True)
     if cfg.sampler == "gp":
-        return optuna.samplers.GPSampler(seed=seed, constraints_func=_constraints)
+        return optuna.samplers.GPSampler(seed=seed)
     return optuna.samplers.RandomSampler(seed=seed)
 
 
-def create_optuna_study(cfg: StudyConfig, url: str) -> optuna.Study:
-    return optuna.create_study(study_name=cfg.name, storage=optuna_storage(url), directions=cfg.directions,
-                               sampler=make_sampler(cfg), load_if_exists=True)
+#: Trial attribute naming the starting point an enqueued trial came from.
+STARTING_POINT_ATTR = "nas:starting_point"
+
+
+def create_optuna_study(cfg: StudyConfig, url: str, start_with: Sequence[StartingPoint] = ()) -> optuna.Study:
+    """The Optuna study of ``cfg``; ``start_with`` are enqueued, so the first trials asked are those."""
+    study = optuna.create_study(study_name=cfg.name, storage=optuna_storage(url), directions=cfg.directions,
+                                sampler=make_sampler(cfg), load_if_exists=True)
+    if not study.get_trials(deepcopy=False):  # a new study (never enqueue twice)
+        for point in start_with:
+            study.enqueue_trial(point.params, user_attrs={STARTING_POINT_ATTR: point.name})
+    return study
+
+
+def starting_points(cfg: StudyConfig, space: SearchSpace, url: str) -> list[StartingPoint]:
+    """The space's references, then the feasible front of ``cfg.warm_start`` where it fits ``space``.
+
+    At most half the budget (at least one trial) is spent on them: the rest explores. A point of the
+    earlier study that this space cannot express is skipped, with the reason in the log.
+    """
+    points = list(space.references) if cfg.references else []
+    if cfg.warm_start:
+        try:
+            earlier = optuna.load_study(study_name=cfg.warm_start, storage=optuna_storage(url))
+        except KeyError as e:
+            raise NotFoundError(f"warm start: no study named '{cfg.warm_start}' in this database") from e
+        for t in earlier.best_trials:
+            params = {k: v for k, v in t.params.items() if k in space.param_specs()}
+            reason = space.misfit(params)
+            if reason:
+                log.info("warm start: trial %d of %s left out (%s)", t.number, cfg.warm_start, reason)
+            else:
+                points.append(StartingPoint(f"{cfg.warm_start}#{t.number}", params))
+    unique: dict[str, StartingPoint] = {}
+    for p in points:  # a front point equal to a reference runs once, under the reference's name
+        unique.setdefault(json.dumps(p.params, sort_keys=True, default=str), p)
+    return [StartingPoint(p.name, space.to_optuna(p.params)) for p in list(unique.values())[:max(1, cfg.n_trials // 2)]]
 
 
 def load_optuna_study(cfg: StudyConfig, url: str, worker_seed: int = 0, *, heartbeat: Heartbeat = Heartbeat(),
@@ -117,22 +148,23 @@ def objective_values(cfg: StudyConfig, result: TrialResult) -> list[float]:
 
 
 def constraint_values(cfg: StudyConfig, result: TrialResult, profiles: dict[str, HardwareProfile]
-                      ) -> list[float]:
-    """Optuna's convention: a value > 0 is a violation by that much (0 or less is satisfied)."""
-    out: list[float] = []
+                      ) -> dict[str, float]:
+    """Named constraints, Optuna's convention: a value > 0 is a violation by that much (<= 0 is satisfied)."""
+    out: dict[str, float] = {}
     for name in cfg.devices:
         c, p = result.costs.get(name), profiles[name]
         if c is None:  # not priced (the precheck stopped at the primary device)
-            out += [0.0, 0.0, 1.0]
+            out |= {f"{name}.ram_kb": 0.0, f"{name}.flash_kb": 0.0, f"{name}.deployable": 1.0}
             continue
-        out += [c.ram_kb - p.sram_kb, c.flash_kb - p.flash_kb, 0.0 if c.deployable else 1.0]
+        out |= {f"{name}.ram_kb": c.ram_kb - p.sram_kb, f"{name}.flash_kb": c.flash_kb - p.flash_kb,
+                f"{name}.deployable": 0.0 if c.deployable else 1.0}
     primary = result.costs.get(cfg.devices[0])
     if cfg.max_latency_ms is not None:
-        out.append((primary.latency_ms if primary else cfg.max_latency_ms * 2) - cfg.max_latency_ms)
+        out["max_latency_ms"] = (primary.latency_ms if primary else cfg.max_latency_ms * 2) - cfg.max_latency_ms
     if cfg.min_accuracy is not None:
-        out.append(cfg.min_accuracy - result.accuracy if result.status == "ok" else 1.0)
-    if result.status != "ok":
-        out.append(1.0)  # precheck-infeasible trials were never trained: keep them out of the front
+        out["min_accuracy"] = cfg.min_accuracy - result.accuracy if result.status == "ok" else 1.0
+    # precheck-infeasible trials were never trained: keep them out of the front
+    out["trained"] = 0.0 if result.status == "ok" else 1.0
     return out
 
 
@@ -169,7 +201,7 @@ def record_result(session: Session, study: StudyRow, cfg: StudyConfig, number: i
     ``note``: added to the stored details (``retry_of``, the early-stopping decision, ...)."""
     _lock_study(session, study)
     primary = result.costs.get(cfg.devices[0])
-    feasible = result.status == "ok" and all(v <= 0 for v in constraint_values(cfg, result, profiles))
+    feasible = result.status == "ok" and all(v <= 0 for v in constraint_values(cfg, result, profiles).values())
     details = result_to_dict(result)
     details.update(note or {})
     trial_json = json.dumps(details, default=float).encode()

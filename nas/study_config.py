@@ -35,15 +35,18 @@ class StudyConfig(BaseModel):
     max_latency_ms: float | None = Field(None, gt=0)
     min_accuracy: float | None = Field(None, ge=0, le=1)
     precheck: bool = True
+    #: run the space's reference models first; ``warm_start``: then the front of that earlier study
+    references: bool = True
+    warm_start: str | None = None
     early_stopping: bool = False
     early_stopping_min_epochs: int = Field(2, ge=1)
     early_stopping_min_fraction: float = Field(0.5, ge=0, le=1)
     early_stopping_margin: float = Field(0.25, ge=0, le=1)
 
-    @field_validator("name")
+    @field_validator("name", "warm_start")
     @classmethod
-    def _name(cls, v: str) -> str:
-        if not NAME_RE.match(v):
+    def _name(cls, v: str | None) -> str | None:
+        if v is not None and not NAME_RE.match(v):
             raise ValueError("must be 1-64 letters, digits, '_', '-' or '.', starting with a letter or digit")
         return v
 

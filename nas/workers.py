@@ -52,7 +52,6 @@ from nas.recovery import (
 )
 from nas.space import SearchSpace, load_space
 from nas.study import (
-    CONSTRAINTS_ATTR,
     Heartbeat,
     constraint_values,
     finish_if_done,
@@ -272,7 +271,11 @@ class Worker:
         """Record the result, then tell Optuna; every step survives a dropped connection."""
         tflite = (out_dir / "model.tflite").read_bytes() if result.status == "ok" else None
         constraints = constraint_values(rt.cfg, result, rt.profiles)
-        self._db(lambda: trial.set_user_attr(CONSTRAINTS_ATTR, constraints), f"trial {trial.number} constraints")
+        def set_constraints() -> None:
+            for key, value in constraints.items():
+                trial.set_constraint(key, value)
+
+        self._db(set_constraints, f"trial {trial.number} constraints")
 
         def record() -> int:
             with self.sessions() as session:
@@ -284,8 +287,9 @@ class Worker:
         n_done = self._db(record, f"record trial {trial.number} (its result is in {out_dir}/trial.json)")
         values = objective_values(rt.cfg, result)
         self._db(lambda: rt.study.tell(trial, values, skip_if_finished=True), f"tell trial {trial.number}")
-        log.info("trial %d/%d [%s] #%d %s", n_done, row.budget, self.name, trial.number,
-                 result.summary(rt.cfg.devices[0]))
+        start = note.get("starting_point")
+        log.info("trial %d/%d [%s] #%d %s%s", n_done, row.budget, self.name, trial.number,
+                 result.summary(rt.cfg.devices[0]), f" (starting point {start})" if start else "")
 
     def _record_failure(self, rt: _StudyRuntime, row: StudyRow, trial: optuna.Trial, candidate: dict[str, Any],
                         reason: str) -> None:

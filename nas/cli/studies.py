@@ -66,7 +66,7 @@ def _config_from_args(args: argparse.Namespace) -> StudyConfig:
             raise ConfigError(f"{args.config}: cannot read study config: {e}") from e
         if not isinstance(data, dict):
             raise ConfigError(f"{args.config}: a study config must be a mapping")
-    for key in ("name", "dataset", "space", "sampler", "seed", "max_latency_ms", "min_accuracy"):
+    for key in ("name", "dataset", "space", "sampler", "seed", "max_latency_ms", "min_accuracy", "warm_start"):
         if getattr(args, key, None) is not None:
             data[key] = getattr(args, key)
     if getattr(args, "trials", None) is not None:
@@ -79,6 +79,8 @@ def _config_from_args(args: argparse.Namespace) -> StudyConfig:
         data["precheck"] = False
     if getattr(args, "early_stopping", False):
         data["early_stopping"] = True
+    if getattr(args, "no_references", False):
+        data["references"] = False
     return StudyConfig.parse(data)
 
 
@@ -252,6 +254,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="train every candidate, without pricing its untrained export first")
     c.add_argument("--early-stopping", action="store_true",
                    help="stop training candidates that cannot plausibly reach the front (docs/studies.md)")
+    c.add_argument("--no-references", action="store_true",
+                   help="do not start with the space's reference models ('nas spaces show SPACE' lists them)")
+    c.add_argument("--warm-start", dest="warm_start", metavar="STUDY",
+                   help="start with the feasible front of an earlier study in this database (points this space "
+                        "cannot express are left out)")
     c.set_defaults(func=cmd_create)
     r = ssub.add_parser("run", help="run a study with local worker processes")
     _common(r)

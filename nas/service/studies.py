@@ -14,7 +14,7 @@ from nas.db import ArtifactRow, FrontHistoryRow, MeasurementRow, ParetoPointRow,
 from nas.errors import ConfigError, NotFoundError
 from nas.hardware import load_profile
 from nas.space import load_space
-from nas.study import create_optuna_study, savings
+from nas.study import create_optuna_study, savings, starting_points
 from nas.study_config import StudyConfig
 
 
@@ -76,11 +76,11 @@ def create_study(session: Session, db_url: str, cfg: StudyConfig, *, owner: str 
     (status ``running``: workers pick it up)."""
     if session.scalars(select(StudyRow.id).where(StudyRow.name == cfg.name)).first() is not None:
         raise ConfigError(f"a study named '{cfg.name}' already exists")
-    load_space(cfg.space)
+    space = load_space(cfg.space)
     for d in cfg.devices:
         load_profile(d)
     get_source(cfg.dataset)  # the name and its options; the data is read by the workers
-    create_optuna_study(cfg, db_url)
+    create_optuna_study(cfg, db_url, starting_points(cfg, space, db_url))
     session.add(StudyRow(name=cfg.name, config=cfg.model_dump(), status="running", budget=cfg.n_trials,
                          owner=owner))
     session.commit()
