@@ -6,6 +6,7 @@ measurements   per-device figures of a trial (CostReport as JSON plus the headli
 artifacts      the ``.tflite`` file and logs of a trial (kilobytes: every worker can write them here)
 pareto_points  the current Pareto front of a study per device
 front_history  hypervolume of the front after each finished trial
+cost_cache     precheck figures by cost key (frontend, architecture, prune ratio, bits, profile)
 
 ``make_engine(url)`` is the one place a database URL becomes an engine (SQLite gets WAL and a busy
 timeout so several worker processes share one file without "database is locked").
@@ -150,6 +151,17 @@ def engine_kwargs(url: str) -> dict[str, Any]:
     if url.startswith("sqlite"):
         return {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_S}}
     return {"pool_pre_ping": True}
+
+
+class CostCacheRow(Base):
+    """The untrained export's CostReport of one graph on one profile (``nas.pipeline.cost_key``)."""
+
+    __tablename__ = "nas_cost_cache"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    device: Mapped[str] = mapped_column(String(128))
+    report: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
 
 def make_engine(url: str) -> Engine:

@@ -9,13 +9,14 @@ and rows. A candidate that cannot be deployed or breaks a budget is a result (``
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 
@@ -31,6 +32,24 @@ from nas.train import EpochCallback, accuracy, predict, train
 log = logging.getLogger(__name__)
 
 
+class CostCache(Protocol):
+    """Precheck figures by :func:`cost_key`: the cost of a graph, so a repeated candidate is exported once."""
+
+    def get(self, key: str) -> CostReport | None: ...
+
+    def put(self, key: str, report: CostReport) -> None: ...
+
+
+def cost_key(candidate: Candidate, profile: HardwareProfile, input_shape: tuple[int, int], n_classes: int) -> str:
+    """What the untrained export's cost depends on: the frontend, the architecture, the prune ratio, the
+    bit-width and the input/output shapes, on one profile (its coefficients included)."""
+    profile_fields = {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in vars(profile).items()}
+    text = json.dumps({"frontend": candidate.frontend.to_dict(), "arch": candidate.arch.to_dict(),
+                       "prune_ratio": candidate.prune_ratio, "bits": candidate.bits, "input": list(input_shape),
+                       "classes": n_classes, "profile": profile_fields}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 @dataclass(frozen=True)
 class TrialContext:
     """What a worker holds across trials of one study."""
@@ -44,6 +63,7 @@ class TrialContext:
     # Turns a teacher reference "trial:N" into .tflite bytes or a file (e.g. from the database);
     # without it, "trial:N" is looked up beside this trial's artifacts (trial-NNNN/model.tflite).
     teacher_resolver: Callable[[str], bytes | Path] | None = None
+    cost_cache: CostCache | None = None
 
     @property
     def primary(self) -> HardwareProfile:
@@ -100,12 +120,20 @@ def precheck(candidate: Candidate, ctx: TrialContext, input_shape: tuple[int, in
              ) -> tuple[str | None, CostReport]:
     """Price the untrained, pruned, quantized export: the cost depends on the shapes, not the weights.
 
-    Returns the budget violation (or None) and the report.
+    Returns the budget violation (or None) and the report. With ``ctx.cost_cache``, a candidate whose
+    graph was priced before (by any worker of the database) is not exported again.
     """
-    model = build_model(candidate.arch, input_shape, n_classes)
-    prune_model(model, candidate.prune_ratio, "l1")  # per-layer ratio: same shapes whatever the criterion
-    tfl = export_tflite(model, candidate.bits, None)
-    report = price(tfl, ctx.primary, frontend=candidate.frontend)
+    key = cost_key(candidate, ctx.primary, input_shape, n_classes)
+    report = ctx.cost_cache.get(key) if ctx.cost_cache else None
+    if report is None:
+        model = build_model(candidate.arch, input_shape, n_classes)
+        prune_model(model, candidate.prune_ratio, "l1")  # per-layer ratio: same shapes whatever the criterion
+        tfl = export_tflite(model, candidate.bits, None)
+        report = price(tfl, ctx.primary, frontend=candidate.frontend)
+        if ctx.cost_cache and report.latency_source == "estimated":  # measured figures are measured anew
+            ctx.cost_cache.put(key, report)
+    else:
+        log.debug("precheck of %s from the cost cache", candidate.describe())
     return _budget_violation(report, ctx.primary, ctx.max_latency_ms), report
 
 

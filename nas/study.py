@@ -19,10 +19,12 @@ from typing import Any
 import optuna
 from optuna.storages import RDBStorage
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
 
 from nas.db import (
     ArtifactRow,
+    CostCacheRow,
     FrontHistoryRow,
     MeasurementRow,
     ParetoPointRow,
@@ -86,6 +88,39 @@ def make_sampler(cfg: StudyConfig, worker_seed: int = 0) -> optuna.samplers.Base
     if cfg.sampler == "gp":
         return optuna.samplers.GPSampler(seed=seed)
     return optuna.samplers.RandomSampler(seed=seed)
+
+
+class SqlCostCache:
+    """The precheck's cost cache in the service database, shared by every worker; also kept in memory.
+
+    A database error is a cache miss (the precheck then exports as before), never a failed trial.
+    """
+
+    def __init__(self, sessions: sessionmaker[Session]):
+        self.sessions = sessions
+        self._memory: dict[str, CostReport] = {}
+
+    def get(self, key: str) -> CostReport | None:
+        if key not in self._memory:
+            try:
+                with self.sessions() as s:
+                    row = s.get(CostCacheRow, key)
+                    if row is not None:
+                        self._memory[key] = CostReport.from_dict(row.report)
+            except SQLAlchemyError as e:
+                log.warning("cost cache unavailable (%s); pricing the export", type(e).__name__)
+        return self._memory.get(key)
+
+    def put(self, key: str, report: CostReport) -> None:
+        self._memory[key] = report
+        try:
+            with self.sessions() as s:
+                s.add(CostCacheRow(key=key, device=report.device, report=report.to_dict()))
+                s.commit()
+        except IntegrityError:
+            pass  # another worker priced the same graph first: same figures
+        except SQLAlchemyError as e:
+            log.warning("cost cache not written (%s)", type(e).__name__)
 
 
 #: Trial attribute naming the starting point an enqueued trial came from.

@@ -53,6 +53,7 @@ from nas.recovery import (
 from nas.space import SearchSpace, load_space
 from nas.study import (
     Heartbeat,
+    SqlCostCache,
     constraint_values,
     finish_if_done,
     load_optuna_study,
@@ -130,6 +131,7 @@ class Worker:
         self.name = name or f"{socket.gethostname()}:{os.getpid()}"
         self.options = options
         self.sessions: sessionmaker = make_sessionmaker(make_engine(db_url))
+        self.cost_cache = SqlCostCache(self.sessions)
         self._runtimes: dict[str, _StudyRuntime] = {}
         self._leaks: dict[int, tuple[int, int, float]] = {}  # study id -> (claimed, leaked, first seen)
 
@@ -145,7 +147,8 @@ class Worker:
                 for line in dataset.summary.lines():  # the first worker to load the data reports it
                     log.info(line)
             ctx = TrialContext(dataset, self.cache, tuple(profiles[d] for d in cfg.devices), seed=cfg.seed,
-                               precheck=cfg.precheck, max_latency_ms=cfg.max_latency_ms)
+                               precheck=cfg.precheck, max_latency_ms=cfg.max_latency_ms,
+                               cost_cache=self.cost_cache)
             on_stale = StaleTrialHandler(self.sessions, row.name, max_retries=self.options.max_retries,
                                          worker=self.name)
             study = load_optuna_study(cfg, self.db_url, zlib.crc32(self.name.encode()),
