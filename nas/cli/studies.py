@@ -154,6 +154,16 @@ def cmd_show(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from nas import service
 
+    if args.format == "c":
+        from nas.service.firmware import export_firmware
+
+        with sessions(args.db)() as s:
+            bundle = export_firmware(s, args.name, args.trial, Path(args.output), device=args.target_device)
+        m, c = bundle.manifest, bundle.manifest["c"]
+        print(f"wrote {', '.join(sorted(bundle.files))} to {args.output}/ for {m['device']['name']}: "
+              f"{c['length']} bytes, kTensorArenaSize {c['kTensorArenaSize']} "
+              f"(arena {m['device']['arena_kb']:.1f} KB + {c['arena_margin']:.0%}), ops {', '.join(c['ops'])}")
+        return 0
     with sessions(args.db)() as s:
         data = service.export_model(s, args.name, args.trial)
     Path(args.output).write_bytes(data)
@@ -265,11 +275,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--device", dest="device_name", metavar="DEVICE",
                    help="the front on this device of the study (default its first)")
     s.set_defaults(func=cmd_show)
-    e = ssub.add_parser("export", help="write a trial's .tflite file")
+    e = ssub.add_parser("export", help="write a trial's .tflite file, or C sources + manifest for TFLite-Micro")
     _common(e)
     e.add_argument("name", help="study name")
     e.add_argument("--trial", type=int, required=True, metavar="N", help="trial number (as in the front table)")
-    e.add_argument("-o", "--output", required=True, metavar="FILE", help="where to write the .tflite file")
+    e.add_argument("--format", choices=("tflite", "c"), default="tflite",
+                   help="tflite: the file (default); c: model_data.h/.cc, manifest.json and model.tflite in a "
+                        "directory (docs/deploy.md)")
+    e.add_argument("--device", dest="target_device", metavar="DEVICE", default=None,
+                   help="--format c: the board whose arena size and figures go into the files (default the "
+                        "study's first device)")
+    e.add_argument("-o", "--output", required=True, metavar="PATH",
+                   help="the .tflite file to write, or the directory for --format c")
     e.set_defaults(func=cmd_export)
     st = ssub.add_parser("stop", help="stop handing out trials of a study")
     _common(st)
