@@ -32,14 +32,25 @@ def _fmt(v: float | None, spec: str) -> str:
     return "-" if v is None else format(v, spec)
 
 
+def _split_cells(p: FrontPoint) -> tuple[str, str, str]:
+    """``total (frontend+network)`` for latency, RAM and flash (the total alone for older rows)."""
+    out = []
+    for key, spec in (("latency_ms", ".2f"), ("ram_kb", ".1f"), ("flash_kb", ".1f")):
+        total = format(getattr(p, key), spec)
+        if p.split and p.split["frontend"][key]:
+            total += f" ({format(p.split['frontend'][key], spec)}+{format(p.split['network'][key], spec)})"
+        out.append(total)
+    return out[0], out[1], out[2]
+
+
 def print_front(points: list[FrontPoint], artifacts: Path | None, study: str) -> None:
     """The front as a table; columns are as wide as their longest value (architectures are never cut)."""
     rows = [(str(p.number), p.arch, p.frontend, str(p.bits), f"{p.prune_ratio:.2f}", _fmt(p.accuracy, ".3f"),
-             _fmt(p.test_accuracy, ".3f"), f"{p.latency_ms:.2f}", f"{p.ram_kb:.1f}", f"{p.flash_kb:.1f}",
+             _fmt(p.test_accuracy, ".3f"), *_split_cells(p),
              str(artifacts / study / f"trial-{p.number:04d}" / "model.tflite") if artifacts else "")
             for p in points]
-    header = ("trial", "architecture", "frontend", "bits", "prune", "acc", "test", "lat ms", "RAM KB", "flash KB",
-              "tflite")
+    header = ("trial", "architecture", "frontend", "bits", "prune", "acc", "test", "lat ms (DSP+net)",
+              "RAM KB (DSP+net)", "flash KB (DSP+net)", "tflite")
     left = {1, 2, 10}  # text columns
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
 
