@@ -52,6 +52,10 @@ def price(tflite: bytes | Path, profile: HardwareProfile, *, frontend: FrontendC
     graph = read_graph(data)
     if profile.kind == "mcu" and profile.npu is not None:
         report = price_npu(data, graph, profile)
+        npu = report.details.get("npu", {})
+        if "error" in npu:  # vela missing or failed: the CPU's figures, not deployable, with vela's words
+            cpu = _price_mcu(data, graph, profile)
+            report = replace(cpu, deployable=False, reason=report.reason, details={**cpu.details, "npu": npu})
     elif profile.kind == "mcu":
         report = _price_mcu(data, graph, profile)
     else:

@@ -67,3 +67,16 @@ def test_split_network_frontend_total(mlperf_models: dict[str, bytes]) -> None:
             assert s["network"][k] == pytest.approx(getattr(bare, k)), (device, k)
             assert s["total"][k] == pytest.approx(s["network"][k] + s["frontend"][k])
         assert s["frontend"]["latency_ms"] > 0 and s["frontend"]["ram_kb"] > 0
+
+
+def test_vela_failure_is_a_reason_with_cpu_figures(mlperf_models: dict[str, bytes], monkeypatch) -> None:
+    from nas.hardware import ethosu
+
+    monkeypatch.setattr(ethosu, "vela_available", lambda: False)
+    ethosu._compile_cached.cache_clear()
+    try:
+        r = price(mlperf_models["ad01_int8"], load_profile("alif-e7-u55"))
+    finally:
+        ethosu._compile_cached.cache_clear()
+    assert not r.deployable and "ethos-u-vela is not installed" in r.reason
+    assert r.latency_ms > 0 and r.layers and r.details["npu"]["error"]
