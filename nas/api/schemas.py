@@ -119,6 +119,8 @@ class FrontPointOut(_Out):
     macs: int | None
     device: str
     feasible: bool
+    split: dict[str, dict[str, float]] = Field(default_factory=dict, description=(
+        "latency_ms, ram_kb and flash_kb of the audio frontend (DSP), the network and their total"))
 
 
 class ParetoOut(BaseModel):
@@ -173,6 +175,8 @@ class DeviceFiguresOut(_Out):
     layers: list[dict[str, Any]] = Field(description="per-op cost: op, shape, dtype, macs, ms, share, "
                                                      "activation_kb, scratch_kb")
     details: dict[str, Any]
+    split: dict[str, dict[str, float]] = Field(default_factory=dict, description=(
+        "latency_ms, ram_kb and flash_kb of the audio frontend (DSP), the network and their total"))
 
 
 class TrialDetailOut(_Out):

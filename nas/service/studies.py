@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from nas.data import get_source
 from nas.db import ArtifactRow, FrontHistoryRow, MeasurementRow, ParetoPointRow, StudyRow, TrialRow
 from nas.errors import ConfigError, NotFoundError
-from nas.hardware import load_profile
+from nas.hardware import load_profile, split_of_stored
 from nas.space import load_space
 from nas.study import create_optuna_study, savings, starting_points
 from nas.study_config import StudyConfig
@@ -59,6 +59,7 @@ class FrontPoint:
     macs: int | None
     device: str
     feasible: bool
+    split: dict[str, dict[str, float]] = field(default_factory=dict)  # frontend (DSP) / network / total
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -148,7 +149,7 @@ def pareto(session: Session, name: str, *, device: str | None = None, feasible_o
 def _point(t: TrialRow, m: MeasurementRow) -> FrontPoint:
     return FrontPoint(t.number, t.id, t.family, t.arch, t.frontend, t.bits, t.prune_ratio, t.accuracy,
                       t.test_accuracy, m.latency_ms, m.ram_kb, m.flash_kb, m.latency_source, m.ram_source,
-                      t.params, t.macs, m.device, t.feasible)
+                      t.params, t.macs, m.device, t.feasible, split_of_stored(m.report) if m.report else {})
 
 
 def export_model(session: Session, name: str, number: int) -> bytes:

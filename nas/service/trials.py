@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import func, select
@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from nas.db import ArtifactRow, MeasurementRow, StudyRow, TrialRow
 from nas.errors import ConfigError, NotFoundError
+from nas.hardware.report import split_of_stored
 from nas.service.studies import _study
 
 TRIAL_SORT_KEYS = ("number", "accuracy", "latency_ms", "ram_kb", "flash_kb", "params", "macs", "finished_at")
@@ -102,6 +103,7 @@ class DeviceFigures:
     reason: str | None
     layers: list[dict[str, Any]]
     details: dict[str, Any]
+    split: dict[str, dict[str, float]] = field(default_factory=dict)  # frontend (DSP) / network / total
 
 
 @dataclass(frozen=True)
@@ -150,7 +152,7 @@ def _device_figures(m: MeasurementRow) -> DeviceFigures:
     return DeviceFigures(m.device, m.deployable, m.latency_ms, m.ram_kb, m.flash_kb,
                          float(rep.get("arena_kb", 0.0)), m.latency_source, m.ram_source,
                          str(rep.get("flash_source", "estimated")), rep.get("reason"), layers,
-                         dict(rep.get("details", {})))
+                         dict(rep.get("details", {})), split_of_stored(rep) if rep else {})
 
 
 def _trial_row(session: Session, trial_id: int) -> TrialRow:
@@ -200,5 +202,5 @@ def price_trial_everywhere(session: Session, trial_id: int) -> list[DeviceFigure
     out = []
     for r in price_all(data, list_profiles(), frontend=frontend):
         out.append(DeviceFigures(r.device, r.deployable, r.latency_ms, r.ram_kb, r.flash_kb, r.arena_kb,
-                                 r.latency_source, r.ram_source, r.flash_source, r.reason, [], {}))
+                                 r.latency_source, r.ram_source, r.flash_source, r.reason, [], {}, r.split()))
     return out
