@@ -17,7 +17,7 @@ from nas.service import TRIAL_SORT_KEYS
 from nas.study_config import StudyConfig
 
 SHIPPED_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
-DATASET_SPEC = re.compile(r"^[a-z][a-z0-9_]{0,31}(:[0-9]{1,7})?$")
+DATASET_SPEC = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}(:[0-9]{1,7})?$")  # registered name or synthetic:N
 MAX_SEED = 10_000  # a sane bound for request validation (samplers fold seeds into 32 bits themselves)
 
 SortKey = Literal[TRIAL_SORT_KEYS]  # type: ignore[valid-type]
@@ -68,8 +68,8 @@ class StudyCreate(StudyConfig):
     @classmethod
     def _dataset(cls, v: str) -> str:
         if not DATASET_SPEC.match(v):
-            raise ValueError("must be a dataset name with an optional count, e.g. 'synthetic' or 'synthetic:400'; "
-                             "datasets read from a server folder are registered with 'nas study create'")
+            raise ValueError("must be a registered dataset (GET /api/datasets) or 'synthetic[:N]', not a path; "
+                             "'nas datasets add NAME SPEC' or POST /api/datasets registers one")
         return v
 
     def to_config(self) -> StudyConfig:

@@ -9,10 +9,10 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from nas.data import get_source
 from nas.db import ArtifactRow, FrontHistoryRow, MeasurementRow, ParetoPointRow, StudyRow, TrialRow
 from nas.errors import ConfigError, NotFoundError
 from nas.hardware import load_profile
+from nas.service.datasets import prepare_dataset
 from nas.space import load_space
 from nas.study import create_optuna_study, savings
 from nas.study_config import StudyConfig
@@ -79,7 +79,7 @@ def create_study(session: Session, db_url: str, cfg: StudyConfig, *, owner: str 
     load_space(cfg.space)
     for d in cfg.devices:
         load_profile(d)
-    get_source(cfg.dataset)  # the name and its options; the data is read by the workers
+    cfg = prepare_dataset(session, cfg)  # a registered name becomes its spec; the index is checked
     create_optuna_study(cfg, db_url)
     session.add(StudyRow(name=cfg.name, config=cfg.model_dump(), status="running", budget=cfg.n_trials,
                          owner=owner))
