@@ -213,7 +213,8 @@ def _member_path(info: zipfile.ZipInfo) -> PurePosixPath | None:
 
 def _strip_top(paths: list[PurePosixPath]) -> list[PurePosixPath]:
     """Drop a single folder that holds everything (``zip -r ds.zip ds/``), so class folders come first."""
-    while paths and all(len(p.parts) > 2 for p in paths) and len({p.parts[0] for p in paths}) == 1:
+    while (paths and all(len(p.parts) > 1 for p in paths) and any(len(p.parts) > 2 for p in paths)
+           and len({p.parts[0] for p in paths}) == 1):
         paths = [PurePosixPath(*p.parts[1:]) for p in paths]
     return paths
 
