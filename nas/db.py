@@ -152,12 +152,19 @@ def engine_kwargs(url: str) -> dict[str, Any]:
     return {"pool_pre_ping": True}
 
 
-def make_engine(url: str) -> Engine:
-    """Create an engine for ``url`` and make sure the service's tables exist."""
+def make_engine(url: str, *, migrate: bool = True) -> Engine:
+    """Create an engine for ``url`` and bring the service's tables to this version's schema.
+
+    The tables are made and upgraded by the Alembic revisions in :mod:`nas.migrations` (additive ones
+    only, automatically; others need ``nas db upgrade``); ``migrate=False`` leaves the database as it is.
+    """
     engine = create_engine(url, **engine_kwargs(url))
     if url.startswith("sqlite"):
         event.listen(engine, "connect", _sqlite_pragmas)
-    Base.metadata.create_all(engine)
+    if migrate:
+        from nas.migrations import upgrade
+
+        upgrade(engine, auto=True)
     return engine
 
 

@@ -177,7 +177,8 @@ def resolve_dataset(session: Session, value: str) -> str:
     if row is not None:
         return row.spec
     names = [r for r in session.scalars(select(DatasetRow.name).order_by(DatasetRow.name)).all()]
-    raise NotFoundError(f"no registered dataset '{value[:80]}' (registered: {', '.join(names) or 'none'}; "
+    raise NotFoundError(f"unknown dataset '{value[:80]}': not a registered name (registered: "
+                        f"{', '.join(names) or 'none'}; "
                         "'nas datasets add NAME SPEC' or POST /api/datasets registers one, or use synthetic[:N])")
 
 

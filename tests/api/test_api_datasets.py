@@ -130,7 +130,7 @@ def test_study_creation_checks_the_dataset_over_rest(app_env):
         r = client.post("/api/studies", headers=AUTH, json={"name": "p", "dataset": dataset})
         assert r.status_code == 422 and "not a path" in r.json()["detail"], r.text
     r = client.post("/api/studies", headers=AUTH, json={"name": "p", "dataset": "nothere"})
-    assert r.status_code == 422 and "no registered dataset 'nothere'" in r.json()["detail"]
+    assert r.status_code == 422 and "unknown dataset 'nothere': not a registered name" in r.json()["detail"]
     assert upload(client, "cls3", make_zip(three_classes())).status_code == 201
     for p in (tmp / "uploads" / "cls3" / "hum").iterdir():
         p.unlink()

@@ -1,8 +1,8 @@
 """``/api/datasets``: registered datasets (``nas datasets add``) and uploads of a zip of class folders.
 
-An upload is ``POST /api/datasets?name=NAME`` with the zip as the body (``Content-Type: application/zip``,
-e.g. ``curl --data-binary @ds.zip``). The token is checked before the body is read; the body is streamed
-to a temporary file and refused past ``UPLOAD_MAX_BYTES``.
+An upload is ``POST /api/datasets?name=NAME`` with the zip as the body (``curl --data-binary @ds.zip``; the
+content type is not checked, the OpenAPI document says ``application/octet-stream``). The token is checked
+before the body is read; the body is streamed to a temporary file and refused past ``UPLOAD_MAX_BYTES``.
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ DatasetName = Annotated[str, Query(min_length=1, max_length=64, pattern=r"^[A-Za
 PathName = Annotated[str, PathParam(max_length=200, description="dataset name")]
 _ZIP_BODY = {"requestBody": {"required": True, "description": "a zip of one folder per class (optionally inside "
                              "one top folder), with optional validation_list.txt / testing_list.txt",
-                             "content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}}}}
+                             "content": {"application/octet-stream": {"schema": {"type": "string",
+                                                                                 "format": "binary"}}}}}
 TOO_LARGE = f"upload refused: larger than {ds.UPLOAD_MAX_BYTES >> 20} MiB"
 
 
