@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 
 import nas
 from nas.api.errors import install_error_handlers
-from nas.api.routes import datasets, meta, pages, studies, trials
+from nas.api.routes import datasets, documents, meta, pages, studies, trials
 from nas.api.settings import Settings
 from nas.db import make_engine, make_sessionmaker
 
@@ -39,7 +39,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.sessions = make_sessionmaker(engine)
     install_error_handlers(app)
-    for module in (studies, trials, meta, datasets, pages):
+    for module in (studies, trials, meta, documents, datasets, pages):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(packages=[("nas.api", "static")]), name="static")
     log.info("API on %s (reads %s)", engine.url.render_as_string(hide_password=True),

@@ -11,9 +11,7 @@ from sqlalchemy.orm import Session
 
 from nas.db import ArtifactRow, FrontHistoryRow, MeasurementRow, ParetoPointRow, StudyRow, TrialRow
 from nas.errors import ConfigError, NotFoundError
-from nas.hardware import load_profile
 from nas.service.datasets import prepare_dataset
-from nas.space import load_space
 from nas.study import create_optuna_study, savings
 from nas.study_config import StudyConfig
 
@@ -76,9 +74,7 @@ def create_study(session: Session, db_url: str, cfg: StudyConfig, *, owner: str 
     (status ``running``: workers pick it up)."""
     if session.scalars(select(StudyRow.id).where(StudyRow.name == cfg.name)).first() is not None:
         raise ConfigError(f"a study named '{cfg.name}' already exists")
-    load_space(cfg.space)
-    for d in cfg.devices:
-        load_profile(d)
+    cfg = cfg.with_documents()  # space and profiles validated and stored with the study
     cfg = prepare_dataset(session, cfg)  # a registered name becomes its spec; the index is checked
     create_optuna_study(cfg, db_url)
     session.add(StudyRow(name=cfg.name, config=cfg.model_dump(), status="running", budget=cfg.n_trials,
