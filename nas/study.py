@@ -92,8 +92,13 @@ def make_sampler(cfg: StudyConfig, worker_seed: int = 0) -> optuna.samplers.Base
 
 
 def create_optuna_study(cfg: StudyConfig, url: str) -> optuna.Study:
-    return optuna.create_study(study_name=cfg.name, storage=optuna_storage(url), directions=cfg.directions,
-                               sampler=make_sampler(cfg), load_if_exists=True)
+    """The Optuna study, its objectives named (``optuna-dashboard DB_URL`` shows accuracy, latency_ms, ...)."""
+    study = optuna.create_study(study_name=cfg.name, storage=optuna_storage(url), directions=cfg.directions,
+                                sampler=make_sampler(cfg), load_if_exists=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        study.set_metric_names(list(cfg.objectives))
+    return study
 
 
 def load_optuna_study(cfg: StudyConfig, url: str, worker_seed: int = 0, *, heartbeat: Heartbeat = Heartbeat(),
