@@ -20,6 +20,6 @@ class DatasetOut(BaseModel):
     class_counts: dict[str, int]
     split_counts: dict[str, int]
     counts_from: str = Field(description="'index' (files listed, before unreadable ones are skipped) or 'load' "
-                                         "(every file decoded, as for uploads)")
+                                         "(every file decoded: uploads, and any dataset a study's worker loaded)")
     owner: str
     created_at: dt.datetime

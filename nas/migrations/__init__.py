@@ -20,7 +20,7 @@ from alembic.config import Config
 from alembic.runtime.environment import EnvironmentContext
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection, Engine
 
 from nas.errors import StorageError
@@ -123,9 +123,11 @@ def upgrade(engine: Engine, *, auto: bool = False) -> SchemaState:
                 raise StorageError(f"the database needs migration(s) {', '.join(unsafe)} that change existing "
                                    "tables: stop every worker and server, back the database up, then run "
                                    "'nas db upgrade --db URL'")
+        existing = before.current is not None or inspect(engine).has_table("nas_studies")
         _run(engine, before.head)
-        log.info("database schema upgraded %s -> %s (%s)", before.current or "unversioned", before.head,
-                 ", ".join(before.pending))
+        log.log(logging.INFO if existing else logging.DEBUG,  # a new database is no news
+                "database schema upgraded %s -> %s (%s)", before.current or "unversioned", before.head,
+                ", ".join(before.pending))
     return before
 
 

@@ -77,11 +77,19 @@ def _row(session: Session, name: str) -> DatasetRow | None:
     return session.scalars(select(DatasetRow).where(DatasetRow.name == name)).first()
 
 
-def _info(row: DatasetRow) -> DatasetInfo:
-    s = row.summary or {}
+def _info(row: DatasetRow, loaded: dict[str, Any] | None = None) -> DatasetInfo:
+    """``loaded``: the summary a worker stored after loading this spec for a study, which replaces the index's."""
+    s = loaded or row.summary or {}
     return DatasetInfo(row.name, row.kind, row.spec, row.uploaded, s.get("n_clips"), list(s.get("class_counts", {})),
                        dict(s.get("class_counts", {})), dict(s.get("split_counts", {})),
-                       "load" if row.uploaded else "index", row.owner, row.created_at)
+                       "load" if row.uploaded or loaded else "index", row.owner, row.created_at)
+
+
+def _loaded_summaries(session: Session) -> dict[str, dict[str, Any]]:
+    """{dataset spec: the summary of its latest full load by a worker} over the studies that have one."""
+    rows = session.execute(select(StudyRow.config, StudyRow.dataset_summary)
+                           .where(StudyRow.dataset_summary.is_not(None)).order_by(StudyRow.id)).all()
+    return {str((cfg or {}).get("dataset")): summary for cfg, summary in rows if summary}
 
 
 def _check_name(session: Session, name: str) -> None:
@@ -138,14 +146,16 @@ def add_dataset(session: Session, name: str, spec: str, *, roots: Sequence[Path]
 
 
 def list_datasets(session: Session) -> list[DatasetInfo]:
-    return [_info(r) for r in session.scalars(select(DatasetRow).order_by(DatasetRow.name)).all()]
+    """The registered datasets; counts come from a worker's full load once a study has read one."""
+    loaded = _loaded_summaries(session)
+    return [_info(r, loaded.get(r.spec)) for r in session.scalars(select(DatasetRow).order_by(DatasetRow.name)).all()]
 
 
 def get_dataset(session: Session, name: str) -> DatasetInfo:
     row = _row(session, name)
     if row is None:
         raise NotFoundError(f"no registered dataset '{name[:80]}'")
-    return _info(row)
+    return _info(row, _loaded_summaries(session).get(row.spec))
 
 
 def remove_dataset(session: Session, name: str) -> DatasetInfo:

@@ -165,8 +165,34 @@ def test_over_rest_only_upload_launch_run_front_tflite(app_env):
                    check=True, env=env, cwd=tmp, timeout=900, capture_output=True)
     study = client.get("/api/studies/fsdd3-m4").json()
     assert study["finished"] == 4 and study["dataset_summary"]["n_clips"] == 72, study
+    listed = client.get("/api/datasets/fsdd3").json()
+    assert listed["counts_from"] == "load" and listed["class_counts"] == study["dataset_summary"]["class_counts"]
     front = client.get("/api/studies/fsdd3-m4/pareto").json()["points"]
     assert front and all(p["accuracy"] is not None for p in front)
     model = client.get(f"/api/trials/{front[0]['trial_id']}/model.tflite")
     assert model.status_code == 200 and model.content[4:8] == b"TFL3"
     Path(tmp / "front.tflite").write_bytes(model.content)
+
+
+def test_registered_dataset_counts_come_from_the_index_then_from_a_load(app_env):
+    """``nas datasets add`` counts from the index; once a study's worker loaded it, from that load."""
+    from sqlalchemy import update
+
+    from nas.data import get_source
+    from nas.db import StudyRow
+
+    client, tmp = app_env
+    root = tmp / "mine"
+    with zipfile.ZipFile(io.BytesIO(make_zip(three_classes("")))) as zf:
+        zf.extractall(root)
+    (root / "hum" / "7.wav").write_bytes(b"RIFF broken")  # listed by the index, skipped by a load
+    sessions = client.app.state.sessions
+    with sessions() as s:
+        assert ds.add_dataset(s, "mine", f"folder:{root}").counts_from == "index"
+    assert client.get("/api/datasets/mine").json()["class_counts"]["hum"] == 8
+    assert client.post("/api/studies", headers=AUTH, json={"name": "m", "dataset": "mine"}).status_code == 201
+    with sessions() as s:  # what the first worker does after loading the data
+        s.execute(update(StudyRow).values(dataset_summary=get_source(f"folder:{root}").load().summary.to_dict()))
+        s.commit()
+    out = client.get("/api/datasets/mine").json()
+    assert out["counts_from"] == "load" and out["class_counts"]["hum"] == 7
