@@ -258,7 +258,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     _common(c)
     c.add_argument("name", nargs="?", help="study name (or 'name:' in --config)")
     c.add_argument("--config", metavar="YAML", help="study config YAML (fields of StudyConfig); options override it")
-    c.add_argument("--dataset", metavar="SPEC", help="dataset spec, e.g. fsdd-speaker:PATH:theo (default synthetic)")
+    c.add_argument("--dataset", metavar="SPEC", help="dataset spec, e.g. fsdd-speaker:PATH:theo, or a name from "
+                                                    "'nas datasets list' (default synthetic)")
     c.add_argument("--space", help=space_help() + " (default demo)")
     add_sampler(c)
     c.add_argument("--trials", type=int, help="the budget: exactly this many trials are recorded (default 12)")

@@ -148,6 +148,12 @@ def load_profile(name_or_path: str | Path) -> HardwareProfile:
     return _validate(raw, str(p))
 
 
+def parse_profile(raw: Any, where: str) -> HardwareProfile:
+    """Validate a profile document already loaded (an inline JSON object, a stored copy); ``where`` names it in
+    messages, which are those of a YAML file."""
+    return _validate(raw, where)
+
+
 def _validate(raw: Any, where: str) -> HardwareProfile:
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: expected a mapping of keys at the top level, got {type(raw).__name__}")

@@ -9,11 +9,10 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from nas.data import get_source
 from nas.db import ArtifactRow, FrontHistoryRow, MeasurementRow, ParetoPointRow, StudyRow, TrialRow
 from nas.errors import ConfigError, NotFoundError
-from nas.hardware import load_profile, split_of_stored
-from nas.space import load_space
+from nas.hardware import split_of_stored
+from nas.service.datasets import prepare_dataset
 from nas.study import create_optuna_study, savings, starting_points
 from nas.study_config import StudyConfig
 
@@ -77,11 +76,9 @@ def create_study(session: Session, db_url: str, cfg: StudyConfig, *, owner: str 
     (status ``running``: workers pick it up)."""
     if session.scalars(select(StudyRow.id).where(StudyRow.name == cfg.name)).first() is not None:
         raise ConfigError(f"a study named '{cfg.name}' already exists")
-    space = load_space(cfg.space)
-    for d in cfg.devices:
-        load_profile(d)
-    get_source(cfg.dataset)  # the name and its options; the data is read by the workers
-    create_optuna_study(cfg, db_url, starting_points(cfg, space, db_url))
+    cfg = cfg.with_documents()  # space and profiles validated and stored with the study
+    cfg = prepare_dataset(session, cfg)  # a registered name becomes its spec; the index is checked
+    create_optuna_study(cfg, db_url, starting_points(cfg, cfg.search_space(), db_url))
     session.add(StudyRow(name=cfg.name, config=cfg.model_dump(), status="running", budget=cfg.n_trials,
                          owner=owner))
     session.commit()

@@ -62,8 +62,11 @@ _SUMMARY_COLUMNS = (TrialRow.id, TrialRow.number, TrialRow.status, TrialRow.reas
 
 
 def list_trials(session: Session, name: str, *, page: int = 1, per_page: int = 50, sort: str = "number",
-                order: str = "asc", status: str | None = None) -> TrialPage:
+                order: str = "asc", status: str | None = None, after: int | None = None) -> TrialPage:
     """One page of a study's finished trials sorted by ``sort`` (missing figures last).
+
+    ``after``: only trials recorded after the one with that id (ids grow as trials finish), so a client that
+    polls with the largest id it has seen gets only the new ones.
 
     Raises:
         NotFoundError: no such study. ConfigError: unknown sort key or order.
@@ -76,6 +79,8 @@ def list_trials(session: Session, name: str, *, page: int = 1, per_page: int = 5
         raise ConfigError("page must be >= 1 and per_page between 1 and 1000")
     row = _study(session, name)
     where = [TrialRow.study_id == row.id] + ([TrialRow.status == status] if status else [])
+    if after is not None:
+        where.append(TrialRow.id > after)
     total = session.scalar(select(func.count()).select_from(TrialRow).where(*where)) or 0
     col = getattr(TrialRow, sort)
     key = col.desc() if order == "desc" else col.asc()
