@@ -92,6 +92,9 @@ def inline_documents(data: Any) -> Any:
     if not isinstance(data, dict):
         return data
     data = dict(data)
+    for key in ("space_doc", "profile_docs"):
+        if key in data:
+            raise ValueError(f"{key}: set by the server; send the document as 'space' or as an entry of 'devices'")
     space = data.get("space")
     if isinstance(space, dict):
         _refuse_server_references(space, [])
@@ -100,7 +103,7 @@ def inline_documents(data: Any) -> Any:
                                             else "inline"), space
     devices = data.get("devices")
     if isinstance(devices, list) and any(isinstance(d, dict) for d in devices):
-        docs = dict(data.get("profile_docs") or {})
+        docs: dict[str, Any] = {}
         names = []
         for i, d in enumerate(devices):
             if isinstance(d, dict):

@@ -115,3 +115,9 @@ def test_study_runs_from_its_stored_space_after_the_file_changes(tmp_path):
     with make_sessionmaker(make_engine(url))() as s:
         info = service.study_info(s, "kept")
     assert info.finished == 2 and info.failed == 0
+
+
+@pytest.mark.parametrize("field", ["space_doc", "profile_docs"])
+def test_the_stored_documents_are_not_request_fields(client, field):
+    r = client.post("/api/studies", json={"name": "docs", field: True}, headers=AUTH)
+    assert r.status_code == 422 and "set by the server" in r.text
