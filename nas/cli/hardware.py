@@ -28,6 +28,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("model", type=Path, help="a .tflite file")
     p.add_argument("--device", default=DEFAULT_DEVICE, metavar="DEVICE",
                    help=device_help("hardware profile") + f", or 'all' (default {DEFAULT_DEVICE})")
+    p.add_argument("--inference-rate-hz", dest="inference_rate_hz", type=_positive, default=1.0, metavar="HZ",
+                   help="inferences per second the average power is taken at (default 1)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_profile)
 
@@ -63,7 +65,8 @@ def cmd_profile(ns: argparse.Namespace) -> int:
         return 2
     try:
         profiles = list_profiles() if ns.device == "all" else [load_profile(ns.device)]
-        reports = [price(data, p) for p in profiles]
+        rate = getattr(ns, "inference_rate_hz", 1.0)
+        reports = [price(data, p, inference_rate_hz=rate) for p in profiles]
     except NasError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -73,10 +76,13 @@ def cmd_profile(ns: argparse.Namespace) -> int:
         return 0
     if ns.device == "all":
         rows = [(r.device, "yes" if r.deployable else "NO", f"{r.latency_ms:.3f}", r.latency_source,
-                 f"{r.ram_kb:.1f}", f"{r.arena_kb:.1f}", f"{r.flash_kb:.1f}", (r.reason or "")[:70])
+                 f"{r.ram_kb:.1f}", f"{r.arena_kb:.1f}", f"{r.flash_kb:.1f}",
+                 "-" if r.energy_uj is None else f"{r.energy_uj:.1f}",
+                 "-" if r.power_mw is None else f"{r.power_mw:.3f}", (r.reason or "")[:70])
                 for r in reports]
-        print(f"{ns.model}: {reports[0].macs:,} MACs, {reports[0].params:,} params")
-        _table(("device", "deploy", "latency ms", "source", "RAM KB", "arena KB", "flash KB", "reason"), rows)
+        print(f"{ns.model}: {reports[0].macs:,} MACs, {reports[0].params:,} params; power at {rate:g} inference/s")
+        _table(("device", "deploy", "latency ms", "source", "RAM KB", "arena KB", "flash KB", "energy uJ", "power mW",
+                "reason"), rows)
         return 0
     _print_report(ns.model, reports[0])
     return 0
@@ -98,6 +104,12 @@ def _print_report(model: Path, r: CostReport) -> None:
           + (f" — {r.reason}" if r.reason else ""))
     print(f"  latency {r.latency_ms:.3f} ms ({r.latency_source})   RAM {r.ram_kb:.1f} KB ({r.ram_source}), "
           f"arena {r.arena_kb:.1f} KB   flash {r.flash_kb:.1f} KB ({r.flash_source})")
+    if r.energy is not None:
+        e = r.energy
+        print(f"  energy {e.energy_uj:.1f} uJ per inference ({e.source}; {e.active_mw:g} mW active"
+              + (f", frontend {e.frontend_uj:.1f} uJ" if e.frontend_uj else "") + f")   average power "
+              f"{e.power_mw:.3f} mW at {e.inference_rate_hz:g} inference/s (busy {e.duty:.1%}, sleep {e.sleep_mw:g} mW)"
+              + ("" if e.keeps_up else " — cannot keep up with that rate"))
     print(f"  {r.macs:,} MACs, {r.params:,} params")
     for key in ("runtime", "arena_head_bytes", "arena_tail_bytes", "scratch_bytes", "activation_floor_bytes",
                 "agent_error"):
@@ -106,6 +118,16 @@ def _print_report(model: Path, r: CostReport) -> None:
     rows = [(str(la.index), la.op, la.shape, la.dtype, f"{la.macs:,}", f"{la.cycles:,.0f}", f"{la.ms:.3f}",
              f"{la.share:.1%}", la.kernel) for la in r.layers]
     _table(("#", "op", "shape", "dtype", "MACs", "cycles", "ms", "share", "kernel"), rows)
+
+
+def _positive(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not v > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return v
 
 
 def _profile_dict(p: HardwareProfile) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from nas.errors import ExportError
 from nas.hardware import cortex_a, mcu
 from nas.hardware.agent_client import profile_on_agent
 from nas.hardware.arena import measure_arena
+from nas.hardware.energy import DEFAULT_RATE_HZ, estimate_energy
 from nas.hardware.frontend import frontend_cost
 from nas.hardware.graph import Graph, read_graph
 from nas.hardware.host import measure_host
@@ -41,22 +42,25 @@ def _bytes_of(tflite: bytes | Path | str) -> bytes:
         raise ExportError(f"cannot read .tflite file {tflite}: {e}") from e
 
 
-def price(tflite: bytes | Path, profile: HardwareProfile, *, frontend: FrontendConfig | None = None) -> CostReport:
-    """Latency, RAM and flash of one model on one profile (see :class:`CostReport`)."""
+def price(tflite: bytes | Path, profile: HardwareProfile, *, frontend: FrontendConfig | None = None,
+          inference_rate_hz: float = DEFAULT_RATE_HZ) -> CostReport:
+    """Latency, RAM, flash and (MCU) energy of one model on one profile (see :class:`CostReport`);
+    the average power is taken at ``inference_rate_hz``."""
     data = _bytes_of(tflite)
     graph = read_graph(data)
     if profile.kind == "mcu":
-        return _price_mcu(data, graph, profile, frontend)
+        return _price_mcu(data, graph, profile, frontend, inference_rate_hz)
     return _price_cpu(data, graph, profile, frontend)
 
 
 def price_all(tflite: bytes | Path, profiles: Iterable[HardwareProfile], *,
-              frontend: FrontendConfig | None = None) -> list[CostReport]:
+              frontend: FrontendConfig | None = None, inference_rate_hz: float = DEFAULT_RATE_HZ) -> list[CostReport]:
     data = _bytes_of(tflite)
-    return [price(data, p, frontend=frontend) for p in profiles]
+    return [price(data, p, frontend=frontend, inference_rate_hz=inference_rate_hz) for p in profiles]
 
 
-def _price_mcu(data: bytes, graph: Graph, profile: HardwareProfile, fe: FrontendConfig | None) -> CostReport:
+def _price_mcu(data: bytes, graph: Graph, profile: HardwareProfile, fe: FrontendConfig | None,
+               rate_hz: float = DEFAULT_RATE_HZ) -> CostReport:
     details: dict[str, Any] = {"runtime": f"tflm + {profile.kernels} ({profile.kernel_variant})"}
     arena = measure_arena(data)
     reason = None if arena.ok else f"TFLite-Micro refused the model: {arena.message}"
@@ -91,12 +95,15 @@ def _price_mcu(data: bytes, graph: Graph, profile: HardwareProfile, fe: Frontend
     ram = arena_bytes + profile.runtime_ram_kb * KB
     flash = align_up(len(data)) + profile.runtime_code_kb * KB
     flash += KB * sum(profile.op_code_kb.get(op, DEFAULT_OP_CODE_KB) for op in graph.op_types)
+    frontend_ms = 0.0
     if fe is not None:
         fc = frontend_cost(fe, profile)
         latency_ms += fc.ms
+        frontend_ms = fc.ms
         ram += fc.ram_bytes
         flash += fc.flash_bytes
         details.update(fc.details)
+    energy = estimate_energy(profile, details["model_ms"], frontend_ms, rate_hz=rate_hz)
     if reason is None and ram > profile.sram_kb * KB:
         reason = f"needs {ram / KB:.1f} KB RAM, {profile.name} has {profile.sram_kb:g} KB"
     if reason is None and flash > profile.flash_kb * KB:
@@ -105,7 +112,7 @@ def _price_mcu(data: bytes, graph: Graph, profile: HardwareProfile, fe: Frontend
         device=profile.name, deployable=reason is None, latency_ms=latency_ms, ram_kb=ram / KB,
         flash_kb=flash / KB, arena_kb=arena_bytes / KB, macs=graph.macs, params=graph.params,
         latency_source="estimated", ram_source="estimated", flash_source="estimated", reason=reason,
-        layers=layers, details=details)
+        layers=layers, details=details, energy=energy)
 
 
 def _price_cpu(data: bytes, graph: Graph, profile: HardwareProfile, fe: FrontendConfig | None) -> CostReport:

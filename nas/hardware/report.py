@@ -6,8 +6,10 @@ LiteRT timing on this host or on a device agent) or ``estimated`` (the calibrate
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
+
+from nas.hardware.energy import EnergyEstimate
 
 Source = Literal["measured", "estimated"]
 
@@ -43,6 +45,7 @@ class CostReport:
         *_source: ``measured`` or ``estimated`` for each figure.
         layers: per-op breakdown (empty for measured-only figures).
         details: anything else worth showing (frontend ms, scratch bytes, uncertainty band, ...).
+        energy: energy per inference and average power at a rate (MCU profiles; None elsewhere).
     """
 
     device: str
@@ -59,6 +62,24 @@ class CostReport:
     reason: str | None = None
     layers: tuple[LayerCost, ...] = ()
     details: dict[str, Any] = field(default_factory=dict)
+    # Energy (issue 19): one group, read through the properties below.
+    energy: EnergyEstimate | None = None
+
+    @property
+    def energy_uj(self) -> float | None:
+        return self.energy.energy_uj if self.energy else None
+
+    @property
+    def power_mw(self) -> float | None:
+        return self.energy.power_mw if self.energy else None
+
+    @property
+    def energy_source(self) -> Source | None:
+        return self.energy.source if self.energy else None
+
+    def at_rate(self, rate_hz: float) -> CostReport:
+        """This report with the average power taken at ``rate_hz`` inferences per second."""
+        return replace(self, energy=self.energy.at_rate(rate_hz)) if self.energy else self
 
     def within(self, *, ram_kb: float, flash_kb: float) -> bool:
         return self.deployable and self.ram_kb <= ram_kb and self.flash_kb <= flash_kb
@@ -72,4 +93,6 @@ class CostReport:
     def from_dict(cls, d: dict[str, Any]) -> CostReport:
         d = dict(d)
         d["layers"] = tuple(LayerCost(**x) for x in d.get("layers", ()))
+        if d.get("energy") is not None:
+            d["energy"] = EnergyEstimate(**d["energy"])
         return cls(**d)
