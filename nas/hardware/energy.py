@@ -62,6 +62,8 @@ class EnergyEstimate:
 
     def at_rate(self, rate_hz: float) -> EnergyEstimate:
         """The same inference at another rate (only ``power_mw``, ``duty`` and ``keeps_up`` change)."""
+        if rate_hz == self.inference_rate_hz:
+            return self
         busy_ms = self.energy_uj / self.active_mw if self.active_mw > 0 else 0.0
         duty, keeps_up, power = _average(self.energy_uj, busy_ms, self.sleep_mw, rate_hz)
         return replace(self, inference_rate_hz=rate_hz, power_mw=power, duty=duty, keeps_up=keeps_up)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from sqlalchemy import func, select
@@ -102,6 +102,7 @@ class DeviceFigures:
     reason: str | None
     layers: list[dict[str, Any]]
     details: dict[str, Any]
+    energy: dict[str, Any] | None = None  # EnergyEstimate as stored in the measurement's report
 
 
 @dataclass(frozen=True)
@@ -150,7 +151,7 @@ def _device_figures(m: MeasurementRow) -> DeviceFigures:
     return DeviceFigures(m.device, m.deployable, m.latency_ms, m.ram_kb, m.flash_kb,
                          float(rep.get("arena_kb", 0.0)), m.latency_source, m.ram_source,
                          str(rep.get("flash_source", "estimated")), rep.get("reason"), layers,
-                         dict(rep.get("details", {})))
+                         dict(rep.get("details", {})), rep.get("energy"))
 
 
 def _trial_row(session: Session, trial_id: int) -> TrialRow:
@@ -200,5 +201,6 @@ def price_trial_everywhere(session: Session, trial_id: int) -> list[DeviceFigure
     out = []
     for r in price_all(data, list_profiles(), frontend=frontend):
         out.append(DeviceFigures(r.device, r.deployable, r.latency_ms, r.ram_kb, r.flash_kb, r.arena_kb,
-                                 r.latency_source, r.ram_source, r.flash_source, r.reason, [], {}))
+                                 r.latency_source, r.ram_source, r.flash_source, r.reason, [], {},
+                                 asdict(r.energy) if r.energy else None))
     return out
