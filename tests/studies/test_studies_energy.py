@@ -59,3 +59,28 @@ def test_a_study_on_accuracy_and_energy_runs_and_shows_energy(tmp_path, tiny_spa
         assert '<option value="energy_uj"' in page and '<option value="power_mw"' in page
         trial = client.get(f"/trials/{points[0].trial_id}").text
         assert "energy µJ" in trial and "estimated" in trial
+
+
+def test_the_energy_limit_is_a_precheck_violation_and_a_named_constraint():
+    from nas.candidate import ArchConfig, Candidate, FrontendConfig
+    from nas.hardware import load_profile
+    from nas.pipeline import TrialContext, TrialResult, precheck
+    from nas.study import constraint_values, objective_values
+
+    cand = Candidate(FrontendConfig(n_mels=16, hop_ms=32), ArchConfig.of("dscnn", n_blocks=1, channels=8), bits=8)
+    board = load_profile("nucleo-l4r5zi")
+
+    def ctx(**kw) -> TrialContext:
+        return TrialContext(dataset=None, cache=None, profiles=(board,), **kw)  # type: ignore[arg-type]
+
+    ok, report = precheck(cand, ctx(inference_rate_hz=10.0), cand.frontend.feature_shape, 8)
+    assert ok is None and report.energy is not None and report.energy.inference_rate_hz == 10.0
+    limit = report.energy_uj / 2
+    violation, _ = precheck(cand, ctx(max_energy_uj=limit), cand.frontend.feature_shape, 8)
+    assert violation == f"energy {report.energy_uj:.1f} uJ per inference exceeds the {limit:g} uJ limit"
+
+    cfg = StudyConfig.parse({"name": "e", "objectives": ["accuracy", "energy_uj", "power_mw"],
+                             "max_energy_uj": limit, "inference_rate_hz": 10.0})
+    result = TrialResult(cand, "ok", None, 0.9, 0.9, 0.9, report.params, report.macs, 1, {board.name: report}, {})
+    assert objective_values(cfg, result) == [0.9, report.energy_uj, report.power_mw]
+    assert constraint_values(cfg, result, {board.name: board})["max_energy_uj"] == pytest.approx(report.energy_uj / 2)
