@@ -244,7 +244,7 @@ def run_trial(candidate: Candidate, ctx: TrialContext, out_dir: Path | None = No
         artifact_dir=str(out_dir) if out_dir else None,
         extra={"accuracy_drop": float_acc - acc, "test_float_accuracy": float_test_acc,
                "qat": qat, "teacher": candidate.teacher if teacher is not None else None,
-               "agreement": agreement.to_dict()},
+               "agreement": agreement.to_dict(), "normalization": feats.normalization()},
     )
     if out_dir is not None:
         write_artifacts(result, tfl, out_dir)

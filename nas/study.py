@@ -128,9 +128,13 @@ STARTING_POINT_ATTR = "nas:starting_point"
 
 
 def create_optuna_study(cfg: StudyConfig, url: str, start_with: Sequence[StartingPoint] = ()) -> optuna.Study:
-    """The Optuna study of ``cfg``; ``start_with`` are enqueued, so the first trials asked are those."""
+    """The Optuna study of ``cfg``, its objectives named (``optuna-dashboard DB_URL`` shows accuracy,
+    latency_ms, ...); ``start_with`` are enqueued, so the first trials asked are those."""
     study = optuna.create_study(study_name=cfg.name, storage=optuna_storage(url), directions=cfg.directions,
                                 sampler=make_sampler(cfg), load_if_exists=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        study.set_metric_names(list(cfg.objectives))
     if not study.get_trials(deepcopy=False):  # a new study (never enqueue twice)
         for point in start_with:
             study.enqueue_trial(point.params, user_attrs={STARTING_POINT_ATTR: point.name})

@@ -34,7 +34,7 @@ from nas.data import DatasetSummary, FeatureCache, get_source
 from nas.db import ParetoPointRow, StudyRow, TrialRow, make_engine, make_sessionmaker
 from nas.early_stopping import EarlyStopper, EarlyStopRule, FrontSnapshot, training_curve
 from nas.errors import NasError
-from nas.hardware import HardwareProfile, load_profile
+from nas.hardware import HardwareProfile
 from nas.logs import setup_logging
 from nas.pipeline import TrialContext, TrialResult, run_trial
 from nas.recovery import (
@@ -50,7 +50,7 @@ from nas.recovery import (
     release_leaked_slots,
     with_db_retry,
 )
-from nas.space import SearchSpace, load_space
+from nas.space import SearchSpace
 from nas.study import (
     Heartbeat,
     SqlCostCache,
@@ -141,7 +141,7 @@ class Worker:
     def _runtime(self, row: StudyRow) -> _StudyRuntime:
         if row.name not in self._runtimes:
             cfg = StudyConfig.parse(row.config)
-            profiles = {d: load_profile(d) for d in cfg.devices}
+            profiles = {d: cfg.profile(d) for d in cfg.devices}
             dataset = get_source(cfg.dataset).load()
             if self._db(lambda: self._store_summary(row.id, dataset.summary), "store the dataset summary"):
                 for line in dataset.summary.lines():  # the first worker to load the data reports it
@@ -154,7 +154,7 @@ class Worker:
                                          worker=self.name)
             study = load_optuna_study(cfg, self.db_url, zlib.crc32(self.name.encode()),
                                       heartbeat=self.options.heartbeat, on_stale=on_stale)
-            self._runtimes[row.name] = _StudyRuntime(cfg, load_space(cfg.space), ctx, profiles, study)
+            self._runtimes[row.name] = _StudyRuntime(cfg, cfg.search_space(), ctx, profiles, study)
         return self._runtimes[row.name]
 
     def _store_summary(self, study_id: int, summary: DatasetSummary) -> bool:

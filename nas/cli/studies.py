@@ -32,15 +32,25 @@ def _fmt(v: float | None, spec: str) -> str:
     return "-" if v is None else format(v, spec)
 
 
+def _split_cells(p: FrontPoint) -> tuple[str, str, str]:
+    """``total (frontend+network)`` for latency, RAM and flash (the total alone for older rows)."""
+    out = []
+    for key, spec in (("latency_ms", ".2f"), ("ram_kb", ".1f"), ("flash_kb", ".1f")):
+        total = format(getattr(p, key), spec)
+        if p.split and p.split["frontend"][key]:
+            total += f" ({format(p.split['frontend'][key], spec)}+{format(p.split['network'][key], spec)})"
+        out.append(total)
+    return out[0], out[1], out[2]
+
+
 def print_front(points: list[FrontPoint], artifacts: Path | None, study: str) -> None:
     """The front as a table; columns are as wide as their longest value (architectures are never cut)."""
     rows = [(str(p.number), p.arch, p.frontend, str(p.bits), f"{p.prune_ratio:.2f}", _fmt(p.accuracy, ".3f"),
-             _fmt(p.test_accuracy, ".3f"), f"{p.latency_ms:.2f}", f"{p.ram_kb:.1f}", f"{p.flash_kb:.1f}",
-             _fmt(p.energy_uj, ".1f"), _fmt(p.power_mw, ".3f"),
+             _fmt(p.test_accuracy, ".3f"), *_split_cells(p), _fmt(p.energy_uj, ".1f"), _fmt(p.power_mw, ".3f"),
              str(artifacts / study / f"trial-{p.number:04d}" / "model.tflite") if artifacts else "")
             for p in points]
-    header = ("trial", "architecture", "frontend", "bits", "prune", "acc", "test", "lat ms", "RAM KB", "flash KB",
-              "energy uJ", "power mW", "tflite")
+    header = ("trial", "architecture", "frontend", "bits", "prune", "acc", "test", "lat ms (DSP+net)",
+              "RAM KB (DSP+net)", "flash KB (DSP+net)", "energy uJ", "power mW", "tflite")
     left = {1, 2, 12}  # text columns
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
 
@@ -160,6 +170,16 @@ def cmd_show(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from nas import service
 
+    if args.format == "c":
+        from nas.service.firmware import export_firmware
+
+        with sessions(args.db)() as s:
+            bundle = export_firmware(s, args.name, args.trial, Path(args.output), device=args.target_device)
+        m, c = bundle.manifest, bundle.manifest["c"]
+        print(f"wrote {', '.join(sorted(bundle.files))} to {args.output}/ for {m['device']['name']}: "
+              f"{c['length']} bytes, kTensorArenaSize {c['kTensorArenaSize']} "
+              f"(arena {m['device']['arena_kb']:.1f} KB + {c['arena_margin']:.0%}), ops {', '.join(c['ops'])}")
+        return 0
     with sessions(args.db)() as s:
         data = service.export_model(s, args.name, args.trial)
     Path(args.output).write_bytes(data)
@@ -241,7 +261,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     _common(c)
     c.add_argument("name", nargs="?", help="study name (or 'name:' in --config)")
     c.add_argument("--config", metavar="YAML", help="study config YAML (fields of StudyConfig); options override it")
-    c.add_argument("--dataset", metavar="SPEC", help="dataset spec, e.g. fsdd-speaker:PATH:theo (default synthetic)")
+    c.add_argument("--dataset", metavar="SPEC", help="dataset spec, e.g. fsdd-speaker:PATH:theo, or a name from "
+                                                    "'nas datasets list' (default synthetic)")
     c.add_argument("--space", help=space_help() + " (default demo)")
     add_sampler(c)
     c.add_argument("--trials", type=int, help="the budget: exactly this many trials are recorded (default 12)")
@@ -280,11 +301,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--device", dest="device_name", metavar="DEVICE",
                    help="the front on this device of the study (default its first)")
     s.set_defaults(func=cmd_show)
-    e = ssub.add_parser("export", help="write a trial's .tflite file")
+    e = ssub.add_parser("export", help="write a trial's .tflite file, or C sources + manifest for TFLite-Micro")
     _common(e)
     e.add_argument("name", help="study name")
     e.add_argument("--trial", type=int, required=True, metavar="N", help="trial number (as in the front table)")
-    e.add_argument("-o", "--output", required=True, metavar="FILE", help="where to write the .tflite file")
+    e.add_argument("--format", choices=("tflite", "c"), default="tflite",
+                   help="tflite: the file (default); c: model_data.h/.cc, manifest.json and model.tflite in a "
+                        "directory (docs/deploy.md)")
+    e.add_argument("--device", dest="target_device", metavar="DEVICE", default=None,
+                   help="--format c: the board whose arena size and figures go into the files (default the "
+                        "study's first device)")
+    e.add_argument("-o", "--output", required=True, metavar="PATH",
+                   help="the .tflite file to write, or the directory for --format c")
     e.set_defaults(func=cmd_export)
     st = ssub.add_parser("stop", help="stop handing out trials of a study")
     _common(st)

@@ -67,8 +67,10 @@ class DatasetBuilder:
         root: dataset folder; paths are fingerprinted relative to it (a moved copy keeps its cache).
     """
 
-    def __init__(self, name: str, class_names: tuple[str, ...], sample_rate: int, root: Path):
+    def __init__(self, name: str, class_names: tuple[str, ...], sample_rate: int, root: Path, *,
+                 index_only: bool = False):
         self.name, self.class_names, self.sample_rate, self.root = name, class_names, sample_rate, root
+        self.index_only = index_only  # record names, labels and splits; decode nothing (empty clips)
         self.reader = ClipReader(sample_rate)
         self.clips: list[np.ndarray] = []
         self.labels: list[int] = []
@@ -86,20 +88,32 @@ class DatasetBuilder:
     def warnings(self) -> list[str]:
         return self.reader.warnings
 
+    @property
+    def _level(self) -> int:
+        return logging.DEBUG if self.index_only else logging.INFO  # an index is checked quietly
+
     def skip(self, path: str | Path, reason: str) -> None:
-        log.warning("skipping %s: %s", path, reason)
+        log.log(logging.WARNING if not self.index_only else self._level, "skipping %s: %s", path, reason)
         self.reader.skipped.append(SkippedFile(str(path), reason))
 
     def warn(self, message: str) -> None:
-        log.warning("%s: %s", self.name, message)
+        log.log(logging.WARNING if not self.index_only else self._level, "%s: %s", self.name, message)
         self.reader.warnings.append(message)
 
     def note(self, message: str) -> None:
-        log.info("%s: %s", self.name, message)
+        log.log(self._level, "%s: %s", self.name, message)
         self.notes.append(message)
 
     def add_file(self, path: Path, label: int, split: str | None = None, group: str = "") -> bool:
-        """Read ``path`` as a clip of class ``label``; False (and recorded) when unusable."""
+        """Read ``path`` as a clip of class ``label``; False (and recorded) when unusable.
+
+        With ``index_only`` the file is only checked to exist and hold bytes; the clip is empty."""
+        if self.index_only:
+            if not path.is_file() or path.stat().st_size == 0:
+                self.skip(path, "file does not exist" if not path.is_file() else "empty file (0 bytes)")
+                return False
+            self._add(np.zeros(0, np.float32), label, split, group, _relative(path, self.root), "index")
+            return True
         clip = self.reader.read(path)
         if clip is None:
             return False
@@ -147,7 +161,7 @@ class DatasetBuilder:
             self.warn(w)
         summary = make_summary(self.name, self.class_names, labels, splits, tuple(self.skipped),
                                tuple(self.warnings), self.sample_rate, tuple(self.notes))
-        log.info("%s: %d clips, %d skipped, %d warnings", self.name, len(labels), len(self.skipped),
+        log.log(self._level, "%s: %d clips, %d skipped, %d warnings", self.name, len(labels), len(self.skipped),
                  len(self.warnings))
         group_ids = {g: i for i, g in enumerate(sorted(set(self.groups)))}
         groups = np.array([group_ids[g] for g in self.groups], dtype=np.int64)

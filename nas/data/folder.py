@@ -37,7 +37,8 @@ class FolderSource(DatasetSource):
         classes = tuple(sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")))
         if not classes:
             raise DataError(f"'{root}' has no class sub-folders: expected one folder of recordings per class")
-        builder = DatasetBuilder(self.describe(), classes, self.sample_rate, root)
+        builder = DatasetBuilder(self.describe(), classes, self.sample_rate, root,
+                                  index_only=self.index_only)
         for p in audio_files(root, AUDIO_SUFFIXES)[0]:
             builder.skip(p, "audio file outside any class folder")
         listed = self._split_lists(root, builder)

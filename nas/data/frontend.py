@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 LOG_FLOOR = 1e-6  # added to mel energies before the log (torchaudio's MFCC uses the same)
 F_MIN = 20.0
+NORM_EPS = 1e-5  # added to the standard deviation of ``global`` / ``per_clip`` normalization
 FRONTEND_VERSION = "frontend-v2"  # part of feature-cache keys: bump when the numbers change
 
 
@@ -139,6 +140,15 @@ class FeatureSet:
     class_names: tuple[str, ...]
     frontend: FrontendConfig
     class_weights: np.ndarray
+    norm_mean: np.ndarray | None = None  # (n_features,) of ``global`` normalization; None otherwise
+    norm_std: np.ndarray | None = None
+
+    def normalization(self) -> dict[str, object]:
+        """What the device must apply to its raw features: ``(raw - mean[f]) / std[f]`` (``global``)."""
+        d: dict[str, object] = {"mode": self.frontend.normalization, "epsilon": NORM_EPS}
+        if self.norm_mean is not None and self.norm_std is not None:
+            d.update(mean=[float(v) for v in self.norm_mean], std=[float(v) for v in self.norm_std])
+        return d
 
     def split(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         idx = self.splits[name]
@@ -175,15 +185,21 @@ def extract_features(dataset: AudioDataset, cfg: FrontendConfig, batch: int = 25
     return out
 
 
+def global_constants(raw: np.ndarray, train_idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-coefficient mean and std (``+ NORM_EPS``) of the training split: (n_features,) each."""
+    mean = raw[train_idx].mean(axis=(0, 2))
+    std = raw[train_idx].std(axis=(0, 2)) + NORM_EPS
+    return mean, std
+
+
 def normalize(raw: np.ndarray, train_idx: np.ndarray, mode: str) -> np.ndarray:
     """``global``: per-coefficient mean/std of the training split; ``per_clip``; or ``none``."""
     if mode == "global":
-        mean = raw[train_idx].mean(axis=(0, 2), keepdims=True)
-        std = raw[train_idx].std(axis=(0, 2), keepdims=True) + 1e-5
-        return ((raw - mean) / std).astype(np.float32)
+        mean, std = global_constants(raw, train_idx)
+        return ((raw - mean[None, :, None]) / std[None, :, None]).astype(np.float32)
     if mode == "per_clip":
         mean = raw.mean(axis=(1, 2), keepdims=True)
-        std = raw.std(axis=(1, 2), keepdims=True) + 1e-5
+        std = raw.std(axis=(1, 2), keepdims=True) + NORM_EPS
         return ((raw - mean) / std).astype(np.float32)
     return raw
 
@@ -193,4 +209,6 @@ def build_features(dataset: AudioDataset, cfg: FrontendConfig, raw: np.ndarray |
     if raw is None:
         raw = extract_features(dataset, cfg)
     x = normalize(raw, dataset.splits["train"], cfg.normalization)
-    return FeatureSet(x, dataset.labels, dataset.splits, dataset.class_names, cfg, dataset.class_weights())
+    mean, std = global_constants(raw, dataset.splits["train"]) if cfg.normalization == "global" else (None, None)
+    return FeatureSet(x, dataset.labels, dataset.splits, dataset.class_names, cfg, dataset.class_weights(),
+                      mean, std)

@@ -64,7 +64,8 @@ class SpeechCommandsSource(DatasetSource):
         if not words:
             raise DataError(f"no word folders in Speech Commands folder '{root}'")
         classes = (SILENCE, UNKNOWN, *WORDS) if self.task == "12" else tuple(words)
-        builder = DatasetBuilder(self.describe(), classes, self.sample_rate, root)
+        builder = DatasetBuilder(self.describe(), classes, self.sample_rate, root,
+                                  index_only=self.index_only)
         split_of = self._split_rule(root, builder)
         per_split: dict[str, list[tuple[Path, int, str]]] = {"train": [], "valid": [], "test": []}
         unknown: dict[str, list[tuple[Path, int, str]]] = {"train": [], "valid": [], "test": []}
@@ -79,6 +80,10 @@ class SpeechCommandsSource(DatasetSource):
                     per_split[split_of(rel)].append((p, classes.index(word), speaker))
                 else:
                     unknown[split_of(rel)].append((p, classes.index(UNKNOWN), speaker))
+        if self.task == "12" and not any(unknown.values()):
+            raise DataError(f"Speech Commands folder '{root}' has no auxiliary words (folders besides "
+                            f"{', '.join(WORDS)}) to make the {UNKNOWN} class of the 12-class task from: add them "
+                            "(the dataset ships 25) or use speech-commands-all")
         rng = np.random.default_rng(self.seed)
         for split, items in per_split.items():
             if self.task == "12":
@@ -114,6 +119,15 @@ class SpeechCommandsSource(DatasetSource):
         """``_silence_`` clips: 1 s of a random noise recording at a random level (0..1)."""
         noise_dir = root / NOISE_DIR
         files = audio_files(noise_dir, AUDIO_SUFFIXES)[0] if noise_dir.is_dir() else []
+        if builder.index_only:  # the index: a noise file to cut from is enough, nothing is decoded
+            if not files:
+                raise DataError(f"no background noise recordings in '{noise_dir}': the 12-class task makes its "
+                                f"{SILENCE} class from it (use speech-commands-all for the words only)")
+            for split, count in word_counts.items():
+                for i in range(math.ceil(count * self.silence_percent / 100)):
+                    builder.add_clip(np.zeros(0, np.float32), builder.class_names.index(SILENCE), split,
+                                     f"{NOISE_DIR}#{i}", group=NOISE_DIR)
+            return
         noises = []
         for p in files:
             try:

@@ -14,10 +14,11 @@ from nas.hardware.energy import EnergyEstimate, estimate_energy, has_energy_mode
 from nas.hardware.graph import Graph, OpInfo, TensorInfo, read_graph
 from nas.hardware.pricing import price, price_all
 from nas.hardware.profiles import HardwareProfile, list_profiles, load_profile, profile_names
-from nas.hardware.report import CostReport, LayerCost
+from nas.hardware.report import CostReport, LayerCost, split_of_stored
 
 __all__ = [
     "ArenaMeasurement", "CostReport", "EnergyEstimate", "estimate_energy", "has_energy_model",
     "Graph", "HardwareProfile", "LayerCost", "OpInfo", "TensorInfo",
     "list_profiles", "load_profile", "measure_arena", "price", "price_all", "profile_names", "read_graph",
+    "split_of_stored",
 ]

@@ -69,3 +69,35 @@ def test_nas_profile_refuses_a_bad_rate(capsys):
     with pytest.raises(SystemExit) as e:
         main(["profile", "x.tflite", "--inference-rate-hz", "-1"])
     assert e.value.code == 2 and "must be > 0" in capsys.readouterr().err
+
+
+@needs_models
+def test_npu_profile_prices_energy_over_npu_cpu_and_frontend_time():
+    pytest.importorskip("ethosu.vela")
+    fe = FrontendConfig(n_mels=16, hop_ms=32)
+    r = price(KWS, load_profile("alif-e7-u55"), frontend=fe)
+    assert r.deployable and r.latency_source == "estimated (vela)" and r.energy is not None
+    assert r.energy.source == "estimated" and r.energy.active_mw == load_profile("alif-e7-m55").coef("active_mw")
+    assert r.energy_uj == pytest.approx(r.energy.active_mw * r.latency_ms)
+    s = r.split()
+    assert r.energy.frontend_uj > 0
+    assert r.energy.frontend_uj == pytest.approx(r.energy.active_mw * s["frontend"]["latency_ms"])
+    assert r.energy.model_uj == pytest.approx(r.energy.active_mw * s["network"]["latency_ms"])
+    # the NPU runs the network in a fraction of the M55's time, so it costs a fraction of the energy
+    m55 = price(KWS, load_profile("alif-e7-m55"), frontend=fe)
+    assert m55.energy is not None and r.energy.model_uj < m55.energy.model_uj
+
+
+@needs_models
+def test_nas_profile_with_frontend_prints_split_and_energy(capsys, tmp_path):
+    cand = tmp_path / "candidate.json"
+    cand.write_text(json.dumps({"frontend": FrontendConfig(n_mels=16, hop_ms=32).to_dict()}))
+    assert main(["profile", str(KWS), "--device", "nucleo-l4r5zi", "--frontend", str(cand)]) == 0
+    out = capsys.readouterr().out
+    assert "frontend (DSP)" in out and "network" in out and "uJ per inference" in out and "frontend " in out
+    assert main(["profile", str(KWS), "--device", "all", "--frontend", str(cand)]) == 0
+    table = capsys.readouterr().out
+    assert "DSP ms" in table and "net ms" in table and "energy uJ" in table and "power mW" in table
+    assert main(["profile", str(KWS), "--device", "nucleo-l4r5zi", "--frontend", str(cand), "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["split"]["frontend"]["latency_ms"] > 0 and d["energy"]["frontend_uj"] > 0
