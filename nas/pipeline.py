@@ -60,6 +60,9 @@ class TrialContext:
     seed: int = 0
     precheck: bool = True
     max_latency_ms: float | None = None
+    # energy: the rate average power is taken at; a hard limit on energy per inference (primary device)
+    inference_rate_hz: float = 1.0
+    max_energy_uj: float | None = None
     # Turns a teacher reference "trial:N" into .tflite bytes or a file (e.g. from the database);
     # without it, "trial:N" is looked up beside this trial's artifacts (trial-NNNN/model.tflite).
     teacher_resolver: Callable[[str], bytes | Path] | None = None
@@ -98,13 +101,16 @@ class TrialResult:
     def summary(self, device: str) -> str:
         c = self.costs.get(device)
         figures = (f"lat {c.latency_ms:.2f}ms ram {c.ram_kb:.1f}KB flash {c.flash_kb:.1f}KB" if c else "")
+        if c is not None and c.energy_uj is not None:
+            figures += f" energy {c.energy_uj:.0f}uJ"
         if self.status != "ok":
             return f"{self.candidate.describe()} {self.candidate.bits}b infeasible: {self.reason}"
         return (f"{self.candidate.describe()} {self.candidate.bits}b prune {self.candidate.prune_ratio:g} "
                 f"acc {self.accuracy:.3f} {figures}")
 
 
-def _budget_violation(report: CostReport, profile: HardwareProfile, max_latency_ms: float | None) -> str | None:
+def _budget_violation(report: CostReport, profile: HardwareProfile, max_latency_ms: float | None,
+                      max_energy_uj: float | None = None) -> str | None:
     if not report.deployable:
         return report.reason or f"not deployable on {profile.name}"
     if report.ram_kb > profile.sram_kb:
@@ -113,6 +119,8 @@ def _budget_violation(report: CostReport, profile: HardwareProfile, max_latency_
         return f"flash {report.flash_kb:.1f} KB exceeds {profile.name}'s {profile.flash_kb:g} KB"
     if max_latency_ms is not None and report.latency_ms > max_latency_ms:
         return f"latency {report.latency_ms:.2f} ms exceeds the {max_latency_ms:g} ms deadline"
+    if max_energy_uj is not None and report.energy_uj is not None and report.energy_uj > max_energy_uj:
+        return f"energy {report.energy_uj:.1f} uJ per inference exceeds the {max_energy_uj:g} uJ limit"
     return None
 
 
@@ -129,12 +137,13 @@ def precheck(candidate: Candidate, ctx: TrialContext, input_shape: tuple[int, in
         model = build_model(candidate.arch, input_shape, n_classes)
         prune_model(model, candidate.prune_ratio, "l1")  # per-layer ratio: same shapes whatever the criterion
         tfl = export_tflite(model, candidate.bits, None)
-        report = price(tfl, ctx.primary, frontend=candidate.frontend)
+        report = price(tfl, ctx.primary, frontend=candidate.frontend, inference_rate_hz=ctx.inference_rate_hz)
         if ctx.cost_cache and report.latency_source == "estimated":  # measured figures are measured anew
             ctx.cost_cache.put(key, report)
     else:
         log.debug("precheck of %s from the cost cache", candidate.describe())
-    return _budget_violation(report, ctx.primary, ctx.max_latency_ms), report
+        report = report.at_rate(ctx.inference_rate_hz)  # the cache key does not hold the study's rate
+    return _budget_violation(report, ctx.primary, ctx.max_latency_ms, ctx.max_energy_uj), report
 
 
 def resolve_teacher(candidate: Candidate, ctx: TrialContext, out_dir: Path | None, input_shape: tuple[int, int],
@@ -220,10 +229,11 @@ def run_trial(candidate: Candidate, ctx: TrialContext, out_dir: Path | None = No
     seconds["evaluate"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    costs = {r.device: r for r in price_all(tfl, ctx.profiles, frontend=candidate.frontend)}
+    costs = {r.device: r for r in price_all(tfl, ctx.profiles, frontend=candidate.frontend,
+                                            inference_rate_hz=ctx.inference_rate_hz)}
     seconds["price"] = time.perf_counter() - t
     primary = costs[ctx.primary.name]
-    violation = _budget_violation(primary, ctx.primary, ctx.max_latency_ms)
+    violation = _budget_violation(primary, ctx.primary, ctx.max_latency_ms, ctx.max_energy_uj)
 
     result = TrialResult(
         candidate=candidate, status="infeasible" if violation else "ok", reason=violation,

@@ -38,7 +38,7 @@ from nas.front import dominates, hypervolume
 from nas.hardware import CostReport, HardwareProfile
 from nas.pipeline import TrialResult, result_to_dict
 from nas.space import SearchSpace, StartingPoint
-from nas.study_config import OBJECTIVES, StudyConfig
+from nas.study_config import ENERGY_OBJECTIVES, OBJECTIVES, StudyConfig
 
 log = logging.getLogger(__name__)
 
@@ -178,7 +178,24 @@ def figure(objective: str, result_or_row: Any, cost: CostReport | MeasurementRow
         return float(result_or_row.accuracy or 0.0)
     if objective in ("macs", "params"):
         return float(getattr(result_or_row, objective) or 0)
+    if objective in ENERGY_OBJECTIVES:
+        value = energy_figure(objective, cost)
+        if value is None:
+            raise ConfigError(f"objective {objective}: device {getattr(cost, 'device', '?')} has no energy model "
+                              "(an MCU profile with cost.active_mw is needed)")
+        return value
     return float(getattr(cost, objective))
+
+
+def energy_figure(objective: str, cost: CostReport | MeasurementRow | None) -> float | None:
+    """``energy_uj`` or ``power_mw`` of a cost report, or of a stored measurement (read from its JSON
+    report by name: the measurement table has no energy columns)."""
+    if cost is None:
+        return None
+    if isinstance(cost, CostReport):
+        return getattr(cost, objective)
+    energy = (cost.report or {}).get("energy") or {}
+    return None if energy.get(objective) is None else float(energy[objective])
 
 
 def objective_values(cfg: StudyConfig, result: TrialResult) -> list[float]:
@@ -200,6 +217,9 @@ def constraint_values(cfg: StudyConfig, result: TrialResult, profiles: dict[str,
     primary = result.costs.get(cfg.devices[0])
     if cfg.max_latency_ms is not None:
         out["max_latency_ms"] = (primary.latency_ms if primary else cfg.max_latency_ms * 2) - cfg.max_latency_ms
+    if cfg.max_energy_uj is not None:
+        e = primary.energy_uj if primary else None
+        out["max_energy_uj"] = (cfg.max_energy_uj * 2 if e is None else e) - cfg.max_energy_uj
     if cfg.min_accuracy is not None:
         out["min_accuracy"] = cfg.min_accuracy - result.accuracy if result.status == "ok" else 1.0
     # precheck-infeasible trials were never trained: keep them out of the front
@@ -209,8 +229,11 @@ def constraint_values(cfg: StudyConfig, result: TrialResult, profiles: dict[str,
 
 def reference_point(cfg: StudyConfig, profile: HardwareProfile) -> list[float]:
     """Per-objective reference (worst acceptable value) for hypervolume, in loss form."""
+    # energy: an inference busy for the whole period at active power, and that power itself
+    active_mw = profile.coef("active_mw", 1000.0)
     ref = {"accuracy": 1.0, "latency_ms": cfg.max_latency_ms or 1000.0, "ram_kb": profile.sram_kb,
-           "flash_kb": profile.flash_kb, "macs": 1e9, "params": 1e7}
+           "flash_kb": profile.flash_kb, "macs": 1e9, "params": 1e7,
+           "energy_uj": cfg.max_energy_uj or active_mw * 1000.0 / cfg.inference_rate_hz, "power_mw": active_mw}
     return [ref[o] for o in cfg.objectives]
 
 

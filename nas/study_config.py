@@ -17,7 +17,11 @@ if TYPE_CHECKING:
 OBJECTIVES: dict[str, Literal["maximize", "minimize"]] = {
     "accuracy": "maximize", "latency_ms": "minimize", "ram_kb": "minimize", "flash_kb": "minimize",
     "macs": "minimize", "params": "minimize",
+    # energy (MCU devices): per inference, and average power at ``inference_rate_hz``
+    "energy_uj": "minimize", "power_mw": "minimize",
 }
+#: objectives only MCU profiles with an energy model price
+ENERGY_OBJECTIVES = ("energy_uj", "power_mw")
 SAMPLERS = ("nsga2", "tpe", "gp", "random")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -38,6 +42,9 @@ class StudyConfig(BaseModel):
     seed: int = 0
     max_latency_ms: float | None = Field(None, gt=0)
     min_accuracy: float | None = Field(None, ge=0, le=1)
+    #: energy: the rate average power is taken at, and a hard limit on energy per inference (first device)
+    inference_rate_hz: float = Field(1.0, gt=0, le=10_000)
+    max_energy_uj: float | None = Field(None, gt=0)
     precheck: bool = True
     #: run the space's reference models first; ``warm_start``: then the front of that earlier study
     references: bool = True

@@ -148,6 +148,7 @@ class Worker:
                     log.info(line)
             ctx = TrialContext(dataset, self.cache, tuple(profiles[d] for d in cfg.devices), seed=cfg.seed,
                                precheck=cfg.precheck, max_latency_ms=cfg.max_latency_ms,
+                               inference_rate_hz=cfg.inference_rate_hz, max_energy_uj=cfg.max_energy_uj,
                                cost_cache=self.cost_cache)
             on_stale = StaleTrialHandler(self.sessions, row.name, max_retries=self.options.max_retries,
                                          worker=self.name)

@@ -161,6 +161,9 @@ class FrontPointOut(_Out):
     macs: int | None
     device: str
     feasible: bool
+    energy_uj: float | None = Field(None, description="energy per inference (estimated; MCU devices)")
+    power_mw: float | None = Field(None, description="average power at inference_rate_hz (estimated)")
+    inference_rate_hz: float | None = None
     split: dict[str, dict[str, float]] = Field(default_factory=dict, description=(
         "latency_ms, ram_kb and flash_kb of the audio frontend (DSP), the network and their total"))
 
@@ -217,6 +220,7 @@ class DeviceFiguresOut(_Out):
     layers: list[dict[str, Any]] = Field(description="per-op cost: op, shape, dtype, macs, ms, share, "
                                                      "activation_kb, scratch_kb")
     details: dict[str, Any]
+    energy: dict[str, Any] | None = Field(None, description="energy per inference and average power (MCU devices)")
     split: dict[str, dict[str, float]] = Field(default_factory=dict, description=(
         "latency_ms, ram_kb and flash_kb of the audio frontend (DSP), the network and their total"))
 

@@ -34,6 +34,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--frontend", type=Path, default=None, metavar="JSON",
                    help="add the audio frontend's cost: a JSON file with a 'frontend' mapping (a trial's "
                         "candidate.json or an export's manifest.json); without it the network alone is priced")
+    p.add_argument("--inference-rate-hz", dest="inference_rate_hz", type=_positive, default=1.0, metavar="HZ",
+                   help="inferences per second the average power is taken at (default 1)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_profile)
 
@@ -70,7 +72,8 @@ def cmd_profile(ns: argparse.Namespace) -> int:
     try:
         frontend = read_frontend(ns.frontend) if ns.frontend else None
         profiles = list_profiles() if ns.device == "all" else [load_profile(ns.device)]
-        reports = [price(data, p, frontend=frontend) for p in profiles]
+        rate = getattr(ns, "inference_rate_hz", 1.0)
+        reports = [price(data, p, frontend=frontend, inference_rate_hz=rate) for p in profiles]
     except NasError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -81,18 +84,19 @@ def cmd_profile(ns: argparse.Namespace) -> int:
     scope = (f"frontend {frontend.describe()} + network" if frontend else
              "network only: no frontend given (--frontend candidate.json adds the DSP cost a study includes)")
     if ns.device == "all":
-        print(f"{ns.model}: {reports[0].macs:,} MACs, {reports[0].params:,} params; {scope}")
+        print(f"{ns.model}: {reports[0].macs:,} MACs, {reports[0].params:,} params; {scope}; "
+              f"power at {rate:g} inference/s")
         if frontend:
             rows = [(r.device, "yes" if r.deployable else "NO", *_split_cells(r), r.latency_source,
-                     (r.reason or "")[:60]) for r in reports]
+                     *_energy_cells(r), (r.reason or "")[:60]) for r in reports]
             _table(("device", "deploy", "DSP ms", "net ms", "total ms", "DSP RAM", "net RAM", "RAM KB",
-                    "DSP flash", "net flash", "flash KB", "source", "reason"), rows)
+                    "DSP flash", "net flash", "flash KB", "source", "energy uJ", "power mW", "reason"), rows)
         else:
             rows = [(r.device, "yes" if r.deployable else "NO", f"{r.latency_ms:.3f}", r.latency_source,
-                     f"{r.ram_kb:.1f}", f"{r.arena_kb:.1f}", f"{r.flash_kb:.1f}", (r.reason or "")[:70])
-                    for r in reports]
-            _table(("device", "deploy", "net ms", "source", "net RAM KB", "arena KB", "net flash KB", "reason"),
-                   rows)
+                     f"{r.ram_kb:.1f}", f"{r.arena_kb:.1f}", f"{r.flash_kb:.1f}", *_energy_cells(r),
+                     (r.reason or "")[:70]) for r in reports]
+            _table(("device", "deploy", "net ms", "source", "net RAM KB", "arena KB", "net flash KB", "energy uJ",
+                    "power mW", "reason"), rows)
         return 0
     print(scope)
     _print_report(ns.model, reports[0])
@@ -125,6 +129,10 @@ def read_frontend(path: Path) -> FrontendConfig:
     return cfg
 
 
+def _energy_cells(r: CostReport) -> tuple[str, str]:
+    return ("-" if r.energy_uj is None else f"{r.energy_uj:.1f}", "-" if r.power_mw is None else f"{r.power_mw:.3f}")
+
+
 def _split_cells(r: CostReport) -> tuple[str, ...]:
     s = r.split()
     return tuple(f"{s[part][k]:.{2 if k == 'latency_ms' else 1}f}" for k in FIGURES
@@ -147,6 +155,12 @@ def _print_report(model: Path, r: CostReport) -> None:
           + (f" — {r.reason}" if r.reason else ""))
     print(f"  latency {r.latency_ms:.3f} ms ({r.latency_source})   RAM {r.ram_kb:.1f} KB ({r.ram_source}), "
           f"arena {r.arena_kb:.1f} KB   flash {r.flash_kb:.1f} KB ({r.flash_source})")
+    if r.energy is not None:
+        e = r.energy
+        print(f"  energy {e.energy_uj:.1f} uJ per inference ({e.source}; {e.active_mw:g} mW active"
+              + (f", frontend {e.frontend_uj:.1f} uJ" if e.frontend_uj else "") + f")   average power "
+              f"{e.power_mw:.3f} mW at {e.inference_rate_hz:g} inference/s (busy {e.duty:.1%}, sleep {e.sleep_mw:g} mW)"
+              + ("" if e.keeps_up else " — cannot keep up with that rate"))
     print(f"  {r.macs:,} MACs, {r.params:,} params")
     print_split(r, indent="  ")
     npu = r.details.get("npu")
@@ -163,6 +177,16 @@ def _print_report(model: Path, r: CostReport) -> None:
     rows = [(str(la.index), la.op, la.shape, la.dtype, f"{la.macs:,}", f"{la.cycles:,.0f}", f"{la.ms:.3f}",
              f"{la.share:.1%}", la.kernel) for la in r.layers]
     _table(("#", "op", "shape", "dtype", "MACs", "cycles", "ms", "share", "kernel"), rows)
+
+
+def _positive(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not v > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return v
 
 
 def print_split(r: CostReport, *, indent: str = "") -> None:

@@ -46,12 +46,12 @@ def _split_cells(p: FrontPoint) -> tuple[str, str, str]:
 def print_front(points: list[FrontPoint], artifacts: Path | None, study: str) -> None:
     """The front as a table; columns are as wide as their longest value (architectures are never cut)."""
     rows = [(str(p.number), p.arch, p.frontend, str(p.bits), f"{p.prune_ratio:.2f}", _fmt(p.accuracy, ".3f"),
-             _fmt(p.test_accuracy, ".3f"), *_split_cells(p),
+             _fmt(p.test_accuracy, ".3f"), *_split_cells(p), _fmt(p.energy_uj, ".1f"), _fmt(p.power_mw, ".3f"),
              str(artifacts / study / f"trial-{p.number:04d}" / "model.tflite") if artifacts else "")
             for p in points]
     header = ("trial", "architecture", "frontend", "bits", "prune", "acc", "test", "lat ms (DSP+net)",
-              "RAM KB (DSP+net)", "flash KB (DSP+net)", "tflite")
-    left = {1, 2, 10}  # text columns
+              "RAM KB (DSP+net)", "flash KB (DSP+net)", "energy uJ", "power mW", "tflite")
+    left = {1, 2, 12}  # text columns
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
 
     def line(cells: tuple[str, ...]) -> str:
@@ -65,7 +65,9 @@ def print_front(points: list[FrontPoint], artifacts: Path | None, study: str) ->
     if points:
         p = points[0]
         print(f"(acc: the exported .tflite in LiteRT on the validation split; test: on the held-out split. "
-              f"latency {p.latency_source}, RAM {p.ram_source} on {p.device})")
+              f"latency {p.latency_source}, RAM {p.ram_source} on {p.device}"
+              + ("" if p.energy_uj is None else f"; energy estimated, power at {p.inference_rate_hz:g} inference/s")
+              + ")")
 
 
 def _config_from_args(args: argparse.Namespace) -> StudyConfig:
@@ -77,7 +79,8 @@ def _config_from_args(args: argparse.Namespace) -> StudyConfig:
             raise ConfigError(f"{args.config}: cannot read study config: {e}") from e
         if not isinstance(data, dict):
             raise ConfigError(f"{args.config}: a study config must be a mapping")
-    for key in ("name", "dataset", "space", "sampler", "seed", "max_latency_ms", "min_accuracy", "warm_start"):
+    for key in ("name", "dataset", "space", "sampler", "seed", "max_latency_ms", "min_accuracy", "warm_start",
+                "inference_rate_hz", "max_energy_uj"):
         if getattr(args, key, None) is not None:
             data[key] = getattr(args, key)
     if getattr(args, "trials", None) is not None:
@@ -272,6 +275,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="hard constraint: latency on the first device at most MS")
     c.add_argument("--min-accuracy", dest="min_accuracy", type=float, metavar="ACC",
                    help="hard constraint: validation accuracy of the .tflite at least ACC (0-1)")
+    c.add_argument("--max-energy-uj", dest="max_energy_uj", type=float, metavar="UJ",
+                   help="hard constraint: energy per inference on the first device at most UJ microjoules")
+    c.add_argument("--inference-rate-hz", dest="inference_rate_hz", type=float, metavar="HZ",
+                   help="inferences per second the power_mw objective is taken at (default 1)")
     c.add_argument("--no-precheck", action="store_true",
                    help="train every candidate, without pricing its untrained export first")
     c.add_argument("--early-stopping", action="store_true",

@@ -19,6 +19,7 @@ from nas.errors import ExportError
 from nas.hardware import cortex_a, mcu
 from nas.hardware.agent_client import profile_on_agent
 from nas.hardware.arena import measure_arena, tflm_refusal
+from nas.hardware.energy import DEFAULT_RATE_HZ, estimate_energy
 from nas.hardware.frontend import frontend_cost
 from nas.hardware.graph import Graph, read_graph
 from nas.hardware.host import measure_host
@@ -43,11 +44,13 @@ def _bytes_of(tflite: bytes | Path | str) -> bytes:
         raise ExportError(f"cannot read .tflite file {tflite}: {e}") from e
 
 
-def price(tflite: bytes | Path, profile: HardwareProfile, *, frontend: FrontendConfig | None = None) -> CostReport:
-    """Latency, RAM and flash of one model on one profile (see :class:`CostReport`).
+def price(tflite: bytes | Path, profile: HardwareProfile, *, frontend: FrontendConfig | None = None,
+          inference_rate_hz: float = DEFAULT_RATE_HZ) -> CostReport:
+    """Latency, RAM, flash and (MCU) energy of one model on one profile (see :class:`CostReport`).
 
     Without ``frontend`` the figures are the network's alone; with it, the frontend's cost is added
-    and kept beside the totals (``CostReport.frontend_*``)."""
+    and kept beside the totals (``CostReport.frontend_*``). The average power is taken at
+    ``inference_rate_hz``."""
     data = _bytes_of(tflite)
     graph = read_graph(data)
     if profile.kind == "mcu" and profile.npu is not None:
@@ -60,7 +63,12 @@ def price(tflite: bytes | Path, profile: HardwareProfile, *, frontend: FrontendC
         report = _price_mcu(data, graph, profile)
     else:
         report = _price_cpu(data, graph, profile)
-    return _with_frontend(report, profile, frontend)
+    report = _with_frontend(report, profile, frontend)
+    if profile.kind == "mcu":  # energy of the network's time plus the frontend's (None without cost.active_mw)
+        energy = estimate_energy(profile, report.latency_ms - report.frontend_ms, report.frontend_ms,
+                                 rate_hz=inference_rate_hz)
+        report = replace(report, energy=energy)
+    return report
 
 
 def _with_frontend(r: CostReport, profile: HardwareProfile, fe: FrontendConfig | None) -> CostReport:
@@ -84,9 +92,9 @@ def _with_frontend(r: CostReport, profile: HardwareProfile, fe: FrontendConfig |
 
 
 def price_all(tflite: bytes | Path, profiles: Iterable[HardwareProfile], *,
-              frontend: FrontendConfig | None = None) -> list[CostReport]:
+              frontend: FrontendConfig | None = None, inference_rate_hz: float = DEFAULT_RATE_HZ) -> list[CostReport]:
     data = _bytes_of(tflite)
-    return [price(data, p, frontend=frontend) for p in profiles]
+    return [price(data, p, frontend=frontend, inference_rate_hz=inference_rate_hz) for p in profiles]
 
 
 def _price_mcu(data: bytes, graph: Graph, profile: HardwareProfile) -> CostReport:

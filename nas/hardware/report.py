@@ -10,8 +10,10 @@ Latency, RAM and flash are totals; the part spent on the audio frontend (DSP) is
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
+
+from nas.hardware.energy import EnergyEstimate
 
 Source = Literal["measured", "estimated", "estimated (vela)"]
 FIGURES = ("latency_ms", "ram_kb", "flash_kb")
@@ -50,6 +52,7 @@ class CostReport:
         frontend_ms / frontend_ram_kb / frontend_flash_kb: the audio frontend's part of the totals (0 when
             the model was priced without a frontend: then the totals are the network alone).
         details: anything else worth showing (frontend breakdown, scratch bytes, NPU/CPU split, ...).
+        energy: energy per inference and average power at a rate (MCU profiles; None elsewhere).
     """
 
     device: str
@@ -70,6 +73,9 @@ class CostReport:
     frontend_ram_kb: float = 0.0
     frontend_flash_kb: float = 0.0
 
+    # Energy (issue 19): one group, read through the properties below.
+    energy: EnergyEstimate | None = None
+
     @property
     def has_frontend(self) -> bool:
         return "frontend" in self.details
@@ -78,6 +84,22 @@ class CostReport:
         """``{"frontend": {...}, "network": {...}, "total": {...}}`` for latency_ms, ram_kb and flash_kb."""
         return split_figures(self.latency_ms, self.ram_kb, self.flash_kb,
                              self.frontend_ms, self.frontend_ram_kb, self.frontend_flash_kb)
+
+    @property
+    def energy_uj(self) -> float | None:
+        return self.energy.energy_uj if self.energy else None
+
+    @property
+    def power_mw(self) -> float | None:
+        return self.energy.power_mw if self.energy else None
+
+    @property
+    def energy_source(self) -> Source | None:
+        return self.energy.source if self.energy else None
+
+    def at_rate(self, rate_hz: float) -> CostReport:
+        """This report with the average power taken at ``rate_hz`` inferences per second."""
+        return replace(self, energy=self.energy.at_rate(rate_hz)) if self.energy else self
 
     def within(self, *, ram_kb: float, flash_kb: float) -> bool:
         return self.deployable and self.ram_kb <= ram_kb and self.flash_kb <= flash_kb
@@ -91,6 +113,8 @@ class CostReport:
     def from_dict(cls, d: dict[str, Any]) -> CostReport:
         d = dict(d)
         d["layers"] = tuple(LayerCost(**x) for x in d.get("layers", ()))
+        if d.get("energy") is not None:
+            d["energy"] = EnergyEstimate(**d["energy"])
         details = d.get("details") or {}
         if "frontend_ms" not in d and "frontend_ms" in details:  # reports stored before the split fields
             d["frontend_ms"] = float(details["frontend_ms"])

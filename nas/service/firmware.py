@@ -9,7 +9,8 @@ the trial page's download all call. The files:
   vela's compiled model (its NPU command stream + the ops left on the CPU).
 - ``manifest.json``: the frontend the device must compute (sample rate, window, hop, FFT, mel/MFCC),
   the normalization constants, class names, input/output quantization and the device's figures
-  (frontend, network and total, each with how it was obtained).
+  (frontend, network and total, each with how it was obtained), energy per inference and average power
+  at the study's ``inference_rate_hz`` (``estimated``; null on a profile without an energy model).
 - ``model.tflite``: the bytes of the array, for the LiteRT / TFLM host tools.
 """
 
@@ -18,7 +19,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -97,7 +98,8 @@ def firmware_files(session: Session, trial_id: int, *, device: str | None = None
         raise ConfigError(f"device '{device}' runs LiteRT ({profile.kind}), not TFLite-Micro: "
                           "export the .tflite instead (--format tflite)")
     candidate = Candidate.from_dict(trial.candidate)
-    report = price(tflite, profile, frontend=candidate.frontend)
+    report = price(tflite, profile, frontend=candidate.frontend,
+                   inference_rate_hz=float(study.config.get("inference_rate_hz", 1.0)))
     model = tflite
     if profile.npu is not None:
         vela = compile_for_npu(tflite, profile.npu)
@@ -133,7 +135,8 @@ def _manifest(study: str, trial: TrialRow, candidate: Candidate, report: CostRep
         "model_bytes": len(model), "original_tflite_bytes": len(original),
         "device": {"name": device, "deployable": report.deployable, "reason": report.reason,
                    "arena_kb": report.arena_kb, "arena_source": report.ram_source,
-                   "figures": _figures(report), "npu": report.details.get("npu")},
+                   "figures": _figures(report), "energy": asdict(report.energy) if report.energy else None,
+                   "npu": report.details.get("npu")},
     }
 
 
@@ -161,9 +164,14 @@ def frontend_manifest(fe: FrontendConfig) -> dict[str, Any]:
 def _figures(r: CostReport) -> dict[str, dict[str, Any]]:
     s = r.split()
     sources = {"latency_ms": r.latency_source, "ram_kb": r.ram_source, "flash_kb": r.flash_source}
-    return {k: {"frontend": s["frontend"][k], "network": s["network"][k], "total": s["total"][k],
-                "frontend_source": "estimated", "network_source": sources[k], "total_source": sources[k]}
-            for k in sources}
+    out = {k: {"frontend": s["frontend"][k], "network": s["network"][k], "total": s["total"][k],
+               "frontend_source": "estimated", "network_source": sources[k], "total_source": sources[k]}
+           for k in sources}
+    if r.energy is not None:  # per inference, split the same way (always estimated)
+        e = r.energy
+        out["energy_uj"] = {"frontend": e.frontend_uj, "network": e.model_uj, "total": e.energy_uj,
+                            "frontend_source": e.source, "network_source": e.source, "total_source": e.source}
+    return out
 
 
 def _io(tflite: bytes, which: str) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from sqlalchemy import func, select
@@ -109,6 +109,7 @@ class DeviceFigures:
     layers: list[dict[str, Any]]
     details: dict[str, Any]
     split: dict[str, dict[str, float]] = field(default_factory=dict)  # frontend (DSP) / network / total
+    energy: dict[str, Any] | None = None  # EnergyEstimate as stored in the measurement's report
 
 
 @dataclass(frozen=True)
@@ -157,7 +158,7 @@ def _device_figures(m: MeasurementRow) -> DeviceFigures:
     return DeviceFigures(m.device, m.deployable, m.latency_ms, m.ram_kb, m.flash_kb,
                          float(rep.get("arena_kb", 0.0)), m.latency_source, m.ram_source,
                          str(rep.get("flash_source", "estimated")), rep.get("reason"), layers,
-                         dict(rep.get("details", {})), split_of_stored(rep) if rep else {})
+                         dict(rep.get("details", {})), split_of_stored(rep) if rep else {}, rep.get("energy"))
 
 
 def _trial_row(session: Session, trial_id: int) -> TrialRow:
@@ -204,8 +205,11 @@ def price_trial_everywhere(session: Session, trial_id: int) -> list[DeviceFigure
     _, data = trial_model(session, trial_id)
     t = _trial_row(session, trial_id)
     frontend = Candidate.from_dict(t.candidate).frontend
+    config = session.scalar(select(StudyRow.config).where(StudyRow.id == t.study_id)) or {}
+    rate = float(config.get("inference_rate_hz", 1.0))  # average power at the study's rate
     out = []
-    for r in price_all(data, list_profiles(), frontend=frontend):
+    for r in price_all(data, list_profiles(), frontend=frontend, inference_rate_hz=rate):
         out.append(DeviceFigures(r.device, r.deployable, r.latency_ms, r.ram_kb, r.flash_kb, r.arena_kb,
-                                 r.latency_source, r.ram_source, r.flash_source, r.reason, [], {}, r.split()))
+                                 r.latency_source, r.ram_source, r.flash_source, r.reason, [], {}, r.split(),
+                                 asdict(r.energy) if r.energy else None))
     return out

@@ -118,6 +118,11 @@ def test_c_export_bytes_compile_and_resolver(study, tmp_path) -> None:
         assert m["device"]["name"] == "nucleo-l4r5zi" and m["bits"] == bits
         fig = m["device"]["figures"]["latency_ms"]
         assert fig["total"] == pytest.approx(fig["frontend"] + fig["network"]) and fig["frontend"] > 0
+        e = m["device"]["energy"]  # issue 19: energy per inference and average power, estimated
+        assert e["source"] == "estimated" and e["energy_uj"] == pytest.approx(e["active_mw"] * fig["total"])
+        ef = m["device"]["figures"]["energy_uj"]
+        assert ef["total"] == pytest.approx(ef["frontend"] + ef["network"]) and ef["total_source"] == "estimated"
+        assert e["inference_rate_hz"] == 1.0 and e["power_mw"] > 0
         assert m["input"]["dtype"] == ("int8" if bits == 8 else "float32")
 
 
@@ -215,6 +220,8 @@ def test_npu_export_holds_velas_model(study, tmp_path) -> None:
     m = _export(study, int8[0], tmp_path, device="alif-e7-u55")
     assert "EthosU" in " ".join(m["c"]["resolver_calls"]) or m["device"]["npu"]["ops_on_npu"] == 0
     assert m["device"]["figures"]["latency_ms"]["network_source"] in ("estimated (vela)", "estimated")
+    lat, e = m["device"]["figures"]["latency_ms"], m["device"]["energy"]
+    assert e["source"] == "estimated" and e["energy_uj"] == pytest.approx(e["active_mw"] * lat["total"])
     assert _array_bytes((tmp_path / "model_data.cc").read_text()) == (tmp_path / "model.tflite").read_bytes()
     _syntax_check(tmp_path)
 

@@ -60,8 +60,9 @@
       body.innerHTML = rows.map(r => `<tr><td>${nas.esc(r.device)}</td><td>${r.deployable ? 'yes' : 'NO'}</td>
         <td class="num">${r.latency_ms.toFixed(2)} <span class="src">${r.latency_source}</span>${part(r, 'latency_ms', 2)}</td>
         <td class="num">${r.ram_kb.toFixed(1)} <span class="src">${r.ram_source}</span>${part(r, 'ram_kb', 1)}</td>
-        <td class="num">${r.flash_kb.toFixed(1)}${part(r, 'flash_kb', 1)}</td><td>${nas.esc(r.reason || '')}</td></tr>`).join('');
-    } catch (e) { body.innerHTML = `<tr><td colspan="6">${nas.esc(e.message)}</td></tr>`; }
+        <td class="num">${r.flash_kb.toFixed(1)}${part(r, 'flash_kb', 1)}</td>
+        <td class="num">${r.energy ? r.energy.energy_uj.toFixed(1) : '-'}</td><td>${nas.esc(r.reason || '')}</td></tr>`).join('');
+    } catch (e) { body.innerHTML = `<tr><td colspan="7">${nas.esc(e.message)}</td></tr>`; }
   }
 
   const sel = document.getElementById('layer-device');
