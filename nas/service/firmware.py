@@ -30,9 +30,10 @@ from nas.candidate import Candidate, FrontendConfig
 from nas.db import StudyRow, TrialRow
 from nas.deploy.c_source import c_sources
 from nas.errors import ConfigError, ExportError, NotFoundError
-from nas.hardware import CostReport, load_profile, price, read_graph
+from nas.hardware import CostReport, price, read_graph
 from nas.hardware.ethosu import compile_for_npu
 from nas.service.studies import _study, export_model
+from nas.study_config import StudyConfig
 
 #: ``kTensorArenaSize`` = the cost model's arena x (1 + margin): the 32-bit planner matched TFLM's own
 #: allocator within a few percent on the MLPerf Tiny models (COST_MODEL.md §1), so 20 % covers it
@@ -93,7 +94,8 @@ def firmware_files(session: Session, trial_id: int, *, device: str | None = None
     study = session.get_one(StudyRow, trial.study_id)
     tflite = export_model(session, study.name, trial.number)
     device = device or study.config["devices"][0]
-    profile = load_profile(device)
+    # The profile stored with the study (an inline one too), else the shipped profile or file of that name.
+    profile = StudyConfig.parse(study.config).profile(device)
     if profile.kind != "mcu":
         raise ConfigError(f"device '{device}' runs LiteRT ({profile.kind}), not TFLite-Micro: "
                           "export the .tflite instead (--format tflite)")
