@@ -25,7 +25,7 @@ from nas.deploy import check_agreement, evaluate_file, export_qat_tflite, export
 from nas.errors import ConfigError
 from nas.hardware import CostReport, HardwareProfile, price, price_all
 from nas.models import build_model, count_params
-from nas.train import EpochCallback, accuracy, predict, train
+from nas.train import DeviceFeatures, EpochCallback, accuracy, predict, resolve_device, train
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,7 @@ class TrialContext:
     # Turns a teacher reference "trial:N" into .tflite bytes or a file (e.g. from the database);
     # without it, "trial:N" is looked up beside this trial's artifacts (trial-NNNN/model.tflite).
     teacher_resolver: Callable[[str], bytes | Path] | None = None
+    accelerator: str = "auto"  # training device: auto (CUDA when there is one) | cpu | cuda
 
     @property
     def primary(self) -> HardwareProfile:
@@ -79,8 +80,9 @@ class TrialResult:
         figures = (f"lat {c.latency_ms:.2f}ms ram {c.ram_kb:.1f}KB flash {c.flash_kb:.1f}KB" if c else "")
         if self.status != "ok":
             return f"{self.candidate.describe()} {self.candidate.bits}b infeasible: {self.reason}"
+        learns = " (not learning: stopped)" if self.extra.get("not_learning") else ""
         return (f"{self.candidate.describe()} {self.candidate.bits}b prune {self.candidate.prune_ratio:g} "
-                f"acc {self.accuracy:.3f} {figures}")
+                f"acc {self.accuracy:.3f}{learns} {figures}")
 
 
 def _budget_violation(report: CostReport, profile: HardwareProfile, max_latency_ms: float | None) -> str | None:
@@ -153,7 +155,9 @@ def run_trial(candidate: Candidate, ctx: TrialContext, out_dir: Path | None = No
     model = build_model(candidate.arch, feats.input_shape, feats.n_classes)
     teacher = resolve_teacher(candidate, ctx, out_dir, feats.input_shape, feats.n_classes)
     kd = {"teacher": teacher, "distill_t": candidate.distill_temperature, "distill_w": candidate.distill_weight}
-    tr = train(model, feats, candidate.train, seed=ctx.seed, on_epoch=on_epoch, **kd)
+    device = resolve_device(ctx.accelerator)
+    on_device = DeviceFeatures.of(feats, device)  # once per trial, shared by every training phase
+    tr = train(model, feats, candidate.train, seed=ctx.seed, on_epoch=on_epoch, tensors=on_device, **kd)
     seconds["train"] = tr.seconds
     history = list(tr.history)
     if teacher is None:  # fine-tuning distils from the trained, unpruned float model
@@ -161,7 +165,8 @@ def run_trial(candidate: Candidate, ctx: TrialContext, out_dir: Path | None = No
     if candidate.prune_ratio > 0 and not tr.stopped_early:
         t = time.perf_counter()
         prune_model(model, candidate.prune_ratio, candidate.prune_criterion, data=feats.split("train"))
-        ft = train(model, feats, candidate.train, epochs=candidate.train.finetune_epochs, seed=ctx.seed + 1, **kd)
+        ft = train(model, feats, candidate.train, epochs=candidate.train.finetune_epochs, seed=ctx.seed + 1,
+                   tensors=on_device, stop_at_chance=False, **kd)
         history += [{**h, "phase": "finetune"} for h in ft.history]
         seconds["prune"] = time.perf_counter() - t
 
@@ -174,7 +179,8 @@ def run_trial(candidate: Candidate, ctx: TrialContext, out_dir: Path | None = No
     if qat:  # int8 fine-tuning with fake quantization, then the PT2E export
         qmodel = prepare_qat(model)
         qt = train(qmodel, feats, replace(candidate.train, learning_rate=candidate.train.learning_rate * 0.2),
-                   epochs=max(1, candidate.train.finetune_epochs), seed=ctx.seed + 2, **kd)
+                   epochs=max(1, candidate.train.finetune_epochs), seed=ctx.seed + 2, tensors=on_device, amp=False,
+                   stop_at_chance=False, **kd)
         history += [{**h, "phase": "qat"} for h in qt.history]
         seconds["qat"] = qt.seconds
         tfl = export_qat_tflite(qmodel)
@@ -197,7 +203,7 @@ def run_trial(candidate: Candidate, ctx: TrialContext, out_dir: Path | None = No
     violation = _budget_violation(primary, ctx.primary, ctx.max_latency_ms)
 
     result = TrialResult(
-        candidate=candidate, status="infeasible" if violation else "ok", reason=violation,
+        candidate=candidate, status="infeasible" if violation else "ok", reason=violation or tr.not_learning,
         accuracy=acc, test_accuracy=test_acc, float_accuracy=float_acc,
         params=count_params(model), macs=primary.macs, tflite_bytes=len(tfl), costs=costs,
         seconds=seconds, history=tuple(history), confusion=tuple(tuple(int(v) for v in r) for r in confusion),
@@ -205,7 +211,8 @@ def run_trial(candidate: Candidate, ctx: TrialContext, out_dir: Path | None = No
         artifact_dir=str(out_dir) if out_dir else None,
         extra={"accuracy_drop": float_acc - acc, "test_float_accuracy": float_test_acc,
                "qat": qat, "teacher": candidate.teacher if teacher is not None else None,
-               "agreement": agreement.to_dict()},
+               "agreement": agreement.to_dict(), "best_epoch": tr.best_epoch, "train_device": tr.device,
+               **({"not_learning": tr.not_learning} if tr.not_learning else {})},
     )
     if out_dir is not None:
         write_artifacts(result, tfl, out_dir)

@@ -42,6 +42,7 @@ from nas.space import SearchSpace, load_space
 from nas.study import (CONSTRAINTS_ATTR, Heartbeat, constraint_values, finish_if_done, load_optuna_study, objective_values,
                        record_failure, record_result)
 from nas.study_config import StudyConfig
+from nas.train import resolve_device
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -58,6 +59,7 @@ class WorkerOptions:
     max_retries: int = 1
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     linger: bool = True
+    accelerator: str = "auto"  # training device: auto (CUDA when visible) | cpu | cuda
 
 
 @dataclass
@@ -113,6 +115,8 @@ class Worker:
         self.sessions: sessionmaker = make_sessionmaker(make_engine(db_url))
         self._runtimes: dict[str, _StudyRuntime] = {}
         self._leaks: dict[int, tuple[int, int, float]] = {}  # study id -> (claimed, leaked, first seen)
+        self.device = resolve_device(options.accelerator)  # refuses 'cuda' without one, before any trial
+        log.info("[%s] trains on %s", self.name, self.device)
 
     def _db(self, fn: Callable[[], T], what: str) -> T:
         return with_db_retry(fn, f"[{self.name}] {what}", self.options.retry)
@@ -126,7 +130,8 @@ class Worker:
                 for line in dataset.summary.lines():  # the first worker to load the data reports it
                     log.info(line)
             ctx = TrialContext(dataset, self.cache, tuple(profiles[d] for d in cfg.devices), seed=cfg.seed,
-                               precheck=cfg.precheck, max_latency_ms=cfg.max_latency_ms)
+                               precheck=cfg.precheck, max_latency_ms=cfg.max_latency_ms,
+                               accelerator=self.options.accelerator)
             on_stale = StaleTrialHandler(self.sessions, row.name, max_retries=self.options.max_retries,
                                          worker=self.name)
             study = load_optuna_study(cfg, self.db_url, zlib.crc32(self.name.encode()),
