@@ -178,8 +178,10 @@ def run_trial(candidate: Candidate, ctx: TrialContext, out_dir: Path | None = No
     t = time.perf_counter()
     if qat:  # int8 fine-tuning with fake quantization, then the PT2E export
         qmodel = prepare_qat(model)
+        # on the CPU: the PT2E fake-quantized graph belongs to quantization, which stays there
+        cpu_data = on_device if on_device.device.type == "cpu" else DeviceFeatures.of(feats, "cpu")
         qt = train(qmodel, feats, replace(candidate.train, learning_rate=candidate.train.learning_rate * 0.2),
-                   epochs=max(1, candidate.train.finetune_epochs), seed=ctx.seed + 2, tensors=on_device, amp=False,
+                   epochs=max(1, candidate.train.finetune_epochs), seed=ctx.seed + 2, tensors=cpu_data, amp=False,
                    stop_at_chance=False, **kd)
         history += [{**h, "phase": "qat"} for h in qt.history]
         seconds["qat"] = qt.seconds

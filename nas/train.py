@@ -13,6 +13,7 @@ model is handed back on the CPU: pruning, quantization, export and the interpret
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import math
@@ -198,7 +199,9 @@ def train(model: nn.Module, data: FeatureSet, cfg: TrainConfig, *, epochs: int |
     loss_fn = nn.CrossEntropyLoss(weight=weight, label_smoothing=cfg.label_smoothing)
     opt = _optimizer(model, cfg)
     amp_dtype = _amp_dtype(dev, amp)
-    scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
+    scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)  # a no-op unless float16
+    autocast = (torch.autocast("cuda", dtype=amp_dtype) if amp_dtype is not None
+                else contextlib.nullcontext())
     n_train = len(td.y_train)
     steps_per_epoch = max(1, math.ceil(n_train / cfg.batch_size))
     total = steps_per_epoch * max(1, n_epochs)
@@ -226,7 +229,7 @@ def train(model: nn.Module, data: FeatureSet, cfg: TrainConfig, *, epochs: int |
                 g["lr"] = cosine_lr(step, total, cfg.learning_rate)
             _sync(dev)
             t = time.perf_counter()
-            with torch.autocast(dev.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
+            with autocast:
                 logits = model(xb)  # (B, classes)
                 if batch is not None and batch.y2 is not None:
                     loss = batch.lam * loss_fn(logits, yb) + (1 - batch.lam) * loss_fn(logits, batch.y2)

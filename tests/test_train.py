@@ -115,9 +115,8 @@ def test_spec_masks_zero_at_most_the_configured_bands_and_frames(feats):
 
 
 def test_noise_from_a_folder_dataset_is_cached_and_not_a_class(tmp_path):
-    from tests.data.data_helpers import tone, write_wav
-
     from nas.data import get_source
+    from tests.data.data_helpers import tone, write_wav
 
     for c, f in (("hi", 900.0), ("lo", 300.0)):
         for i in range(6):
@@ -249,3 +248,32 @@ def _one_class(waves: np.ndarray):
     splits = {"train": np.arange(len(waves)), "valid": np.arange(len(waves)), "test": np.arange(len(waves))}
     return AudioDataset("t", ("a",), 8000, tuple(waves), labels, splits, "fp",
                         make_summary("t", ("a",), labels, splits))
+
+
+def test_nas_worker_accelerator_flag(tmp_path, monkeypatch, capsys):
+    from nas.cli import main
+
+    monkeypatch.setattr("nas.train.cuda_available", lambda: False)
+    assert main(["worker", "--db", f"sqlite:///{tmp_path / 'nas.db'}", "--accelerator", "cuda"]) == 2
+    assert "no CUDA device" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["worker", "--accelerator", "gpu"])  # argparse refuses names it does not offer
+
+
+@pytest.mark.parametrize("env, expected", [({"SLURM_JOB_GPUS": "0"}, "cuda"), ({"SLURM_GPUS_ON_NODE": "1"}, "cuda"),
+                                           ({}, "auto"), ({"SLURM_JOB_GPUS": "0", "NAS_ACCELERATOR": "cpu"}, "cpu")])
+def test_slurm_script_asks_for_cuda_when_given_a_gpu(tmp_path, env, expected):
+    """Runs the real script with ``nas`` replaced by a program that prints its arguments."""
+    import subprocess
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "deploy" / "slurm" / "worker.sbatch"
+    assert "--gres=gpu:1" in script.read_text()  # the documented way to ask for a GPU
+    (tmp_path / "bin").mkdir()
+    fake = tmp_path / "bin" / "nas"
+    fake.write_text('#!/bin/sh\necho "$@"\n')
+    fake.chmod(0o755)
+    base = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "NAS_DB_URL": "sqlite:///x.db",
+            "NAS_VENV": str(tmp_path), "TMPDIR": str(tmp_path)}
+    out = subprocess.run(["bash", str(script)], env={**base, **env}, capture_output=True, text=True, check=True).stdout
+    assert f"--accelerator {expected}" in out
