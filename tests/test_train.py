@@ -277,3 +277,29 @@ def test_slurm_script_asks_for_cuda_when_given_a_gpu(tmp_path, env, expected):
             "NAS_VENV": str(tmp_path), "TMPDIR": str(tmp_path)}
     out = subprocess.run(["bash", str(script)], env={**base, **env}, capture_output=True, text=True, check=True).stdout
     assert f"--accelerator {expected}" in out
+
+
+@pytest.mark.parametrize("section, message", [
+    ({"training": {"time_shift_ms": -5}}, "x.yaml: training.time_shift_ms: must be >= 0"),
+    ({"training": {"freq_masks": {"int": [-1, 2]}}}, "x.yaml: training.freq_masks: must be >= 0"),
+    ({"training": {"noise_prob": 1.5}}, "x.yaml: training.noise_prob: must lie in [0, 1]"),
+    ({"training": {"noise_snr_db": 30, "noise_snr_max_db": 10}}, "x.yaml: training.noise_snr_db: 30 dB exceeds"),
+    ({"training": {"gain_db": "loud"}}, "x.yaml: training.gain_db: expected float"),
+    ({"training": {"keep_best": "yes"}}, "x.yaml: training.keep_best: expected bool"),
+    ({"frontend": {"level": "rms"}}, "x.yaml: frontend.level: 'rms' is not one of"),
+])
+def test_space_schema_names_file_and_key_for_training_settings(section, message):
+    from nas.space import parse_space
+
+    with pytest.raises(ConfigError) as e:
+        parse_space({"families": {"cnn": {}}, **section}, "x.yaml")
+    assert str(e.value).startswith(message)
+
+
+def test_shipped_kws_space_augments_and_keeps_best_weights():
+    from nas.space import load_space
+
+    space = load_space("kws")
+    cfg = TrainConfig(**{k: s.values[0] for k, s in space.training.items() if s.kind == "fixed"})
+    assert cfg.augments and cfg.keep_best and cfg.chance_epochs > 0
+    assert space.frontend["level"].values == ("peak",)
