@@ -381,8 +381,9 @@ def _check_training(space: SearchSpace, path: str) -> None:
         spec = tr.get(key)
         if spec is not None and not all(0.0 <= v <= 1.0 for v in _values(spec)):
             raise ConfigError(f"{path}: training.{key}: must lie in [0, 1], got {spec.describe()}")
-    lows = _values(tr["noise_snr_db"]) if "noise_snr_db" in tr else (TRAIN_DEFAULTS["noise_snr_db"],)
-    highs = _values(tr["noise_snr_max_db"]) if "noise_snr_max_db" in tr else (TRAIN_DEFAULTS["noise_snr_max_db"],)
+    default = TrainConfig()
+    lows = _values(tr["noise_snr_db"]) if "noise_snr_db" in tr else (default.noise_snr_db,)
+    highs = _values(tr["noise_snr_max_db"]) if "noise_snr_max_db" in tr else (default.noise_snr_max_db,)
     if max(lows) > min(highs):
         raise ConfigError(f"{path}: training.noise_snr_db: {max(lows):g} dB exceeds noise_snr_max_db "
                           f"{min(highs):g} dB; the SNR is drawn from [noise_snr_db, noise_snr_max_db]")
