@@ -27,7 +27,7 @@ from nas.deploy import check_agreement, evaluate_file, export_qat_tflite, export
 from nas.errors import ConfigError
 from nas.hardware import CostReport, HardwareProfile, price, price_all
 from nas.models import build_model, count_params
-from nas.train import EpochCallback, accuracy, predict, train
+from nas.train import DeviceFeatures, EpochCallback, accuracy, predict, resolve_device, train
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +67,7 @@ class TrialContext:
     # without it, "trial:N" is looked up beside this trial's artifacts (trial-NNNN/model.tflite).
     teacher_resolver: Callable[[str], bytes | Path] | None = None
     cost_cache: CostCache | None = None
+    accelerator: str = "auto"  # training device: auto (CUDA when there is one) | cpu | cuda
 
     @property
     def primary(self) -> HardwareProfile:
@@ -105,8 +106,9 @@ class TrialResult:
             figures += f" energy {c.energy_uj:.0f}uJ"
         if self.status != "ok":
             return f"{self.candidate.describe()} {self.candidate.bits}b infeasible: {self.reason}"
+        learns = " (not learning: stopped)" if self.extra.get("not_learning") else ""
         return (f"{self.candidate.describe()} {self.candidate.bits}b prune {self.candidate.prune_ratio:g} "
-                f"acc {self.accuracy:.3f} {figures}")
+                f"acc {self.accuracy:.3f}{learns} {figures}")
 
 
 def _budget_violation(report: CostReport, profile: HardwareProfile, max_latency_ms: float | None,
@@ -191,7 +193,9 @@ def run_trial(candidate: Candidate, ctx: TrialContext, out_dir: Path | None = No
     model = build_model(candidate.arch, feats.input_shape, feats.n_classes)
     teacher = resolve_teacher(candidate, ctx, out_dir, feats.input_shape, feats.n_classes)
     kd = {"teacher": teacher, "distill_t": candidate.distill_temperature, "distill_w": candidate.distill_weight}
-    tr = train(model, feats, candidate.train, seed=ctx.seed, on_epoch=on_epoch, **kd)
+    device = resolve_device(ctx.accelerator)
+    on_device = DeviceFeatures.of(feats, device)  # once per trial, shared by every training phase
+    tr = train(model, feats, candidate.train, seed=ctx.seed, on_epoch=on_epoch, tensors=on_device, **kd)
     seconds["train"] = tr.seconds
     history: list[dict[str, float | str]] = [dict(h) for h in tr.history]
     if teacher is None:  # fine-tuning distils from the trained, unpruned float model
@@ -199,7 +203,8 @@ def run_trial(candidate: Candidate, ctx: TrialContext, out_dir: Path | None = No
     if candidate.prune_ratio > 0 and not tr.stopped_early:
         t = time.perf_counter()
         prune_model(model, candidate.prune_ratio, candidate.prune_criterion, data=feats.split("train"))
-        ft = train(model, feats, candidate.train, epochs=candidate.train.finetune_epochs, seed=ctx.seed + 1, **kd)
+        ft = train(model, feats, candidate.train, epochs=candidate.train.finetune_epochs, seed=ctx.seed + 1,
+                   tensors=on_device, stop_at_chance=False, **kd)
         history += [{**h, "phase": "finetune"} for h in ft.history]
         seconds["prune"] = time.perf_counter() - t
 
@@ -211,8 +216,11 @@ def run_trial(candidate: Candidate, ctx: TrialContext, out_dir: Path | None = No
     t = time.perf_counter()
     if qat:  # int8 fine-tuning with fake quantization, then the PT2E export
         qmodel = prepare_qat(model)
+        # on the CPU: the PT2E fake-quantized graph belongs to quantization, which stays there
+        cpu_data = on_device if on_device.device.type == "cpu" else DeviceFeatures.of(feats, "cpu")
         qt = train(qmodel, feats, replace(candidate.train, learning_rate=candidate.train.learning_rate * 0.2),
-                   epochs=max(1, candidate.train.finetune_epochs), seed=ctx.seed + 2, **kd)
+                   epochs=max(1, candidate.train.finetune_epochs), seed=ctx.seed + 2, tensors=cpu_data, amp=False,
+                   stop_at_chance=False, **kd)
         history += [{**h, "phase": "qat"} for h in qt.history]
         seconds["qat"] = qt.seconds
         tfl = export_qat_tflite(qmodel)
@@ -236,7 +244,7 @@ def run_trial(candidate: Candidate, ctx: TrialContext, out_dir: Path | None = No
     violation = _budget_violation(primary, ctx.primary, ctx.max_latency_ms, ctx.max_energy_uj)
 
     result = TrialResult(
-        candidate=candidate, status="infeasible" if violation else "ok", reason=violation,
+        candidate=candidate, status="infeasible" if violation else "ok", reason=violation or tr.not_learning,
         accuracy=acc, test_accuracy=test_acc, float_accuracy=float_acc,
         params=count_params(model), macs=primary.macs, tflite_bytes=len(tfl), costs=costs,
         seconds=seconds, history=tuple(history), confusion=tuple(tuple(int(v) for v in r) for r in confusion),
@@ -244,7 +252,9 @@ def run_trial(candidate: Candidate, ctx: TrialContext, out_dir: Path | None = No
         artifact_dir=str(out_dir) if out_dir else None,
         extra={"accuracy_drop": float_acc - acc, "test_float_accuracy": float_test_acc,
                "qat": qat, "teacher": candidate.teacher if teacher is not None else None,
-               "agreement": agreement.to_dict(), "normalization": feats.normalization()},
+               "agreement": agreement.to_dict(), "normalization": feats.normalization(),
+               "best_epoch": tr.best_epoch, "train_device": tr.device,
+               **({"not_learning": tr.not_learning} if tr.not_learning else {})},
     )
     if out_dir is not None:
         write_artifacts(result, tfl, out_dir)

@@ -42,7 +42,7 @@ FRONTEND_DEFAULTS: dict[str, Any] = {f.name: f.default for f in fields(FrontendC
 TRAIN_DEFAULTS = {f.name: f.default for f in fields(TrainConfig)}
 ENUMS = {
     "kind": ("logmel", "mfcc"), "pad_mode": ("zeros", "wrap", "reflect"),
-    "normalization": ("none", "global", "per_clip"), "optimizer": ("adam", "adamw", "sgd"),
+    "normalization": ("none", "global", "per_clip"), "level": ("none", "peak"), "optimizer": ("adam", "adamw", "sgd"),
     "prune_criterion": CRITERIA, "activation_fn": ("relu", "gelu", "prelu", "relu6"),
     "residual": ("none", "basic", "bottleneck"), "head": ("time", "global"),
 }
@@ -368,6 +368,7 @@ def _check_ranges(space: SearchSpace, path: str) -> None:
         spec = space.training.get(key)
         if spec is not None and not all(v > 0 for v in _values(spec)):
             raise ConfigError(f"{path}: training.{key}: must be positive")
+    _check_training(space, path)
     _check_frontend_cross(space, path)
     for fam, params in space.families.items():
         _check_family(fam, params, path)
@@ -440,3 +441,28 @@ def _check_family(fam: str, params: dict[str, ParamSpec], path: str) -> None:
             h, d = bad[0]
             raise ConfigError(f"{where}.n_heads: {h} heads do not divide d_model {d}; every n_heads "
                               f"choice must divide every d_model choice (e.g. d_model [32, 64] with n_heads [1, 2, 4])")
+
+
+#: Training keys that must not be negative (0 switches the augmentation or rule off).
+NON_NEGATIVE_TRAINING = ("finetune_epochs", "weight_decay", "time_shift_ms", "gain_db", "time_masks",
+                         "time_mask_frames", "freq_masks", "freq_mask_bins", "mixup_alpha", "chance_epochs",
+                         "chance_margin")
+
+
+def _check_training(space: SearchSpace, path: str) -> None:
+    """Augmentation and stopping settings: non-negative counts and widths, shares in [0, 1], an SNR range."""
+    tr = space.training
+    for key in NON_NEGATIVE_TRAINING:
+        spec = tr.get(key)
+        if spec is not None and not all(v >= 0 for v in _values(spec)):
+            raise ConfigError(f"{path}: training.{key}: must be >= 0 (0 switches it off), got {spec.describe()}")
+    for key in ("noise_prob", "label_smoothing", "chance_margin"):
+        spec = tr.get(key)
+        if spec is not None and not all(0.0 <= v <= 1.0 for v in _values(spec)):
+            raise ConfigError(f"{path}: training.{key}: must lie in [0, 1], got {spec.describe()}")
+    default = TrainConfig()
+    lows = _values(tr["noise_snr_db"]) if "noise_snr_db" in tr else (default.noise_snr_db,)
+    highs = _values(tr["noise_snr_max_db"]) if "noise_snr_max_db" in tr else (default.noise_snr_max_db,)
+    if max(lows) > min(highs):
+        raise ConfigError(f"{path}: training.noise_snr_db: {max(lows):g} dB exceeds noise_snr_max_db "
+                          f"{min(highs):g} dB; the SNR is drawn from [noise_snr_db, noise_snr_max_db]")

@@ -62,6 +62,7 @@ from nas.study import (
     record_result,
 )
 from nas.study_config import StudyConfig
+from nas.train import resolve_device
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -78,6 +79,7 @@ class WorkerOptions:
     max_retries: int = 1
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     linger: bool = True
+    accelerator: str = "auto"  # training device: auto (CUDA when visible) | cpu | cuda
 
 
 @dataclass
@@ -134,6 +136,8 @@ class Worker:
         self.cost_cache = SqlCostCache(self.sessions)
         self._runtimes: dict[str, _StudyRuntime] = {}
         self._leaks: dict[int, tuple[int, int, float]] = {}  # study id -> (claimed, leaked, first seen)
+        self.device = resolve_device(options.accelerator)  # refuses 'cuda' without one, before any trial
+        log.info("[%s] trains on %s", self.name, self.device)
 
     def _db(self, fn: Callable[[], T], what: str) -> T:
         return with_db_retry(fn, f"[{self.name}] {what}", self.options.retry)
@@ -149,7 +153,7 @@ class Worker:
             ctx = TrialContext(dataset, self.cache, tuple(profiles[d] for d in cfg.devices), seed=cfg.seed,
                                precheck=cfg.precheck, max_latency_ms=cfg.max_latency_ms,
                                inference_rate_hz=cfg.inference_rate_hz, max_energy_uj=cfg.max_energy_uj,
-                               cost_cache=self.cost_cache)
+                               cost_cache=self.cost_cache, accelerator=self.options.accelerator)
             on_stale = StaleTrialHandler(self.sessions, row.name, max_retries=self.options.max_retries,
                                          worker=self.name)
             study = load_optuna_study(cfg, self.db_url, zlib.crc32(self.name.encode()),

@@ -213,7 +213,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     set_torch_threads(args.threads_split)
     options = WorkerOptions(heartbeat=Heartbeat(args.heartbeat, args.grace), max_retries=args.max_retries,
-                            retry=RetryPolicy(attempts=args.db_retries), linger=not args.no_linger)
+                            retry=RetryPolicy(attempts=args.db_retries), linger=not args.no_linger,
+                            accelerator=args.accelerator)
     n = Worker(args.db, study_name=args.study, artifacts=Path(args.artifacts), cache_dir=Path(args.cache_dir),
                name=args.name, options=options).run()
     print(f"worker done: {n} trial(s)")
@@ -337,6 +338,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="attempts of a database operation, with exponential backoff (default 10)")
     w.add_argument("--no-linger", action="store_true",
                    help="exit when nothing is left to claim, even while trials run elsewhere")
+    w.add_argument("--accelerator", choices=["auto", "cpu", "cuda"], default="auto",
+                   help="where to train: auto (CUDA when one is visible, default), cpu, or cuda")
     w.set_defaults(func=cmd_worker)
 
     sp = sub.add_parser("spaces", help="list the shipped search spaces, or show one")

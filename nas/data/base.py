@@ -100,6 +100,9 @@ class AudioDataset:
     summary: DatasetSummary
     groups: np.ndarray | None = field(default=None)  # e.g. speaker per clip
     sources: tuple[str, ...] = ()  # file (or generator key) per clip, to name it in messages
+    # Background-noise recordings (not examples of any class) for noise-mixing augmentation:
+    # ``_background_noise_`` in Speech Commands, ``noise/`` in a folder dataset.
+    noise: tuple[np.ndarray, ...] = ()
 
     @property
     def n_classes(self) -> int:

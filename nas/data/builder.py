@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nas.data.audio import ClipReader
+from nas.data.audio import AUDIO_SUFFIXES, ClipReader
 from nas.data.base import (
     SPLITS,
     AudioDataset,
@@ -78,6 +78,7 @@ class DatasetBuilder:
         self.groups: list[str] = []
         self.sources: list[str] = []
         self.notes: list[str] = []
+        self.noise: list[np.ndarray] = []  # background-noise recordings (augmentation), no class
         self._hash = hashlib.sha256(f"{READER_VERSION}|{sample_rate}".encode())
 
     @property
@@ -120,6 +121,22 @@ class DatasetBuilder:
         stat = path.stat()
         self._add(clip, label, split, group, _relative(path, self.root), f"{stat.st_size}|{stat.st_mtime_ns}")
         return True
+
+    def add_noise_dir(self, folder: Path) -> list[tuple[Path, np.ndarray]]:
+        """Read every audio file in ``folder`` as background noise (for augmentation, not a class);
+        returns (path, clip) of those read. Unreadable files are skipped with the reason."""
+        read = []
+        files = audio_files(folder, AUDIO_SUFFIXES)[0] if folder.is_dir() else []
+        if self.index_only:  # an index decodes nothing: the files that hold bytes, with empty clips
+            return [(p, np.zeros(0, np.float32)) for p in files if p.stat().st_size > 0]
+        for p in files:
+            clip = self.reader.read(p)
+            if clip is not None and len(clip):
+                read.append((p, clip))
+        self.noise += [c for _, c in read]
+        if read:
+            self.note(f"{len(read)} background-noise recording(s) in '{folder.name}/' for noise augmentation")
+        return read
 
     def add_clip(self, clip: np.ndarray, label: int, split: str | None, source: str, *,
                  group: str = "", made_from: Path | None = None) -> None:
@@ -166,7 +183,8 @@ class DatasetBuilder:
         group_ids = {g: i for i, g in enumerate(sorted(set(self.groups)))}
         groups = np.array([group_ids[g] for g in self.groups], dtype=np.int64)
         return AudioDataset(self.name, self.class_names, self.sample_rate, tuple(self.clips), labels,
-                            splits, self._hash.hexdigest()[:16], summary, groups, tuple(self.sources))
+                            splits, self._hash.hexdigest()[:16], summary, groups, tuple(self.sources),
+                            tuple(self.noise))
 
     def _splits(self, labels: np.ndarray, seed: int, valid_fraction: float,
                 fractions: tuple[float, float, float]) -> dict[str, np.ndarray]:
