@@ -148,7 +148,7 @@ def frontend_manifest(fe: FrontendConfig) -> dict[str, Any]:
         **fe.to_dict(), "win_length": fe.win_length, "hop_length": fe.hop_length, "n_fft": fe.n_fft,
         "n_samples": fe.n_samples, "n_frames": fe.n_frames, "n_features": fe.n_features,
         "input_scale": "audio as float in [-1, 1] (int16 PCM / 32768), mono, resampled to sample_rate",
-        "level": ({"step": "peak", "formula": "x / max|x| over the clip window (left as is when all zero), "
+        "level_step": ({"step": "peak", "formula": "x / max|x| over the clip window (left as is when all zero), "
                    "before resampling and the STFT"} if fe.level == "peak" else {"step": "none"}),
         "window": {"type": "hann", "periodic": True, "length": fe.win_length,
                    "placement": "centred in n_fft with (n_fft - win_length) // 2 zeros on the left"},
