@@ -18,6 +18,7 @@ from typing import Any, Literal
 FeatureKind = Literal["logmel", "mfcc"]
 PadMode = Literal["zeros", "wrap", "reflect"]
 Normalization = Literal["none", "global", "per_clip"]
+Level = Literal["none", "peak"]
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,9 @@ class FrontendConfig:
         n_mels: mel bands; ``n_mfcc`` cepstral coefficients when ``kind == "mfcc"``.
         pad_mode: how clips shorter than ``clip_seconds`` are padded.
         normalization: ``global`` (train-split mean/std per coefficient), ``per_clip`` or ``none``.
+        level: ``peak`` scales each clip window to a peak of 1 before the frontend (a gain stage on the
+            device), so the recording level of a speaker or microphone does not shift every feature;
+            ``none`` keeps the level as recorded.
     """
 
     kind: FeatureKind = "logmel"
@@ -43,6 +47,7 @@ class FrontendConfig:
     n_mfcc: int = 13
     pad_mode: PadMode = "zeros"
     normalization: Normalization = "global"
+    level: Level = "none"
 
     @property
     def win_length(self) -> int:
@@ -116,7 +121,21 @@ class ArchConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """How a candidate is trained; ``finetune_epochs`` applies after pruning."""
+    """How a candidate is trained; ``finetune_epochs`` applies after pruning.
+
+    Augmentation (training batches only, on the fly, deterministic from the trial's seed; all off by
+    default, see :mod:`nas.data.augment`): ``time_shift_ms`` (largest shift either way, the gap filled
+    with the frontend's silence), ``gain_db`` (random level within +-gain_db), ``noise_prob`` (share of
+    clips mixed with the dataset's background noise at an SNR drawn from ``noise_snr_db`` ..
+    ``noise_snr_max_db``; ignored where the dataset has no noise), ``time_masks`` x up to
+    ``time_mask_frames`` and ``freq_masks`` x up to ``freq_mask_bins`` (SpecAugment), ``mixup_alpha``
+    (Beta(alpha, alpha) mixup, 0 = off).
+
+    ``keep_best``: the weights with the best validation accuracy are restored after training (they are
+    what is pruned, quantized and exported). ``chance_epochs``: after that many epochs (0 = never), a
+    candidate whose best validation accuracy is still within ``chance_margin`` of chance while its loss
+    falls is stopped and recorded as not learning.
+    """
 
     epochs: int = 6
     batch_size: int = 32
@@ -126,6 +145,26 @@ class TrainConfig:
     finetune_epochs: int = 2
     class_weighted: bool = True
     label_smoothing: float = 0.0
+    time_shift_ms: float = 0.0
+    gain_db: float = 0.0
+    noise_prob: float = 0.0
+    noise_snr_db: float = 0.0
+    noise_snr_max_db: float = 20.0
+    time_masks: int = 0
+    time_mask_frames: int = 0
+    freq_masks: int = 0
+    freq_mask_bins: int = 0
+    mixup_alpha: float = 0.0
+    keep_best: bool = True
+    chance_epochs: int = 3
+    chance_margin: float = 0.1
+
+    @property
+    def augments(self) -> bool:
+        """Whether any augmentation is on."""
+        return bool(self.time_shift_ms > 0 or self.gain_db > 0 or self.noise_prob > 0
+                    or (self.time_masks > 0 and self.time_mask_frames > 0)
+                    or (self.freq_masks > 0 and self.freq_mask_bins > 0) or self.mixup_alpha > 0)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

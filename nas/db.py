@@ -6,6 +6,7 @@ measurements   per-device figures of a trial (CostReport as JSON plus the headli
 artifacts      the ``.tflite`` file and logs of a trial (kilobytes: every worker can write them here)
 pareto_points  the current Pareto front of a study per device
 front_history  hypervolume of the front after each finished trial
+cost_cache     precheck figures by cost key (frontend, architecture, prune ratio, bits, profile)
 
 ``make_engine(url)`` is the one place a database URL becomes an engine (SQLite gets WAL and a busy
 timeout so several worker processes share one file without "database is locked").
@@ -152,12 +153,30 @@ def engine_kwargs(url: str) -> dict[str, Any]:
     return {"pool_pre_ping": True}
 
 
-def make_engine(url: str) -> Engine:
-    """Create an engine for ``url`` and make sure the service's tables exist."""
+class CostCacheRow(Base):
+    """The untrained export's CostReport of one graph on one profile (``nas.pipeline.cost_key``)."""
+
+    __tablename__ = "nas_cost_cache"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    device: Mapped[str] = mapped_column(String(128))
+    report: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+def make_engine(url: str, *, migrate: bool = True) -> Engine:
+    """Create an engine for ``url`` and bring the service's tables to this version's schema.
+
+    The tables are made and upgraded by the Alembic revisions in :mod:`nas.migrations` (additive ones
+    only, automatically; others need ``nas db upgrade``); ``migrate=False`` leaves the database as it is.
+    """
     engine = create_engine(url, **engine_kwargs(url))
     if url.startswith("sqlite"):
         event.listen(engine, "connect", _sqlite_pragmas)
-    Base.metadata.create_all(engine)
+    if migrate:
+        from nas.migrations import upgrade
+
+        upgrade(engine, auto=True)
     return engine
 
 
@@ -187,3 +206,20 @@ for _key in ("accuracy", "latency_ms", "ram_kb", "flash_kb", "params", "macs", "
 Index("ix_nas_trials_study_summary", TrialRow.study_id, TrialRow.status, TrialRow.feasible, TrialRow.accuracy,
       TrialRow.latency_ms, TrialRow.ram_kb)
 Index("ix_nas_pareto_study_device", ParetoPointRow.study_id, ParetoPointRow.device)
+
+
+# --- registered datasets (issue 14) ----------------------------------------------------------------
+class DatasetRow(Base):
+    """A dataset the operator registered by name (``nas datasets add`` or an upload): studies created over
+    REST name it instead of a server path. ``summary`` is its index (classes, splits, counts)."""
+
+    __tablename__ = "nas_datasets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    spec: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(32))
+    uploaded: Mapped[bool] = mapped_column(Boolean, default=False)
+    owner: Mapped[str] = mapped_column(String(128), default="")
+    summary: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)

@@ -9,13 +9,14 @@ and rows. A candidate that cannot be deployed or breaks a budget is a result (``
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 
@@ -26,9 +27,27 @@ from nas.deploy import check_agreement, evaluate_file, export_qat_tflite, export
 from nas.errors import ConfigError
 from nas.hardware import CostReport, HardwareProfile, price, price_all
 from nas.models import build_model, count_params
-from nas.train import EpochCallback, accuracy, predict, train
+from nas.train import DeviceFeatures, EpochCallback, accuracy, predict, resolve_device, train
 
 log = logging.getLogger(__name__)
+
+
+class CostCache(Protocol):
+    """Precheck figures by :func:`cost_key`: the cost of a graph, so a repeated candidate is exported once."""
+
+    def get(self, key: str) -> CostReport | None: ...
+
+    def put(self, key: str, report: CostReport) -> None: ...
+
+
+def cost_key(candidate: Candidate, profile: HardwareProfile, input_shape: tuple[int, int], n_classes: int) -> str:
+    """What the untrained export's cost depends on: the frontend, the architecture, the prune ratio, the
+    bit-width and the input/output shapes, on one profile (its coefficients included)."""
+    profile_fields = {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in vars(profile).items()}
+    text = json.dumps({"frontend": candidate.frontend.to_dict(), "arch": candidate.arch.to_dict(),
+                       "prune_ratio": candidate.prune_ratio, "bits": candidate.bits, "input": list(input_shape),
+                       "classes": n_classes, "profile": profile_fields}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -41,9 +60,14 @@ class TrialContext:
     seed: int = 0
     precheck: bool = True
     max_latency_ms: float | None = None
+    # energy: the rate average power is taken at; a hard limit on energy per inference (primary device)
+    inference_rate_hz: float = 1.0
+    max_energy_uj: float | None = None
     # Turns a teacher reference "trial:N" into .tflite bytes or a file (e.g. from the database);
     # without it, "trial:N" is looked up beside this trial's artifacts (trial-NNNN/model.tflite).
     teacher_resolver: Callable[[str], bytes | Path] | None = None
+    cost_cache: CostCache | None = None
+    accelerator: str = "auto"  # training device: auto (CUDA when there is one) | cpu | cuda
 
     @property
     def primary(self) -> HardwareProfile:
@@ -78,13 +102,17 @@ class TrialResult:
     def summary(self, device: str) -> str:
         c = self.costs.get(device)
         figures = (f"lat {c.latency_ms:.2f}ms ram {c.ram_kb:.1f}KB flash {c.flash_kb:.1f}KB" if c else "")
+        if c is not None and c.energy_uj is not None:
+            figures += f" energy {c.energy_uj:.0f}uJ"
         if self.status != "ok":
             return f"{self.candidate.describe()} {self.candidate.bits}b infeasible: {self.reason}"
+        learns = " (not learning: stopped)" if self.extra.get("not_learning") else ""
         return (f"{self.candidate.describe()} {self.candidate.bits}b prune {self.candidate.prune_ratio:g} "
-                f"acc {self.accuracy:.3f} {figures}")
+                f"acc {self.accuracy:.3f}{learns} {figures}")
 
 
-def _budget_violation(report: CostReport, profile: HardwareProfile, max_latency_ms: float | None) -> str | None:
+def _budget_violation(report: CostReport, profile: HardwareProfile, max_latency_ms: float | None,
+                      max_energy_uj: float | None = None) -> str | None:
     if not report.deployable:
         return report.reason or f"not deployable on {profile.name}"
     if report.ram_kb > profile.sram_kb:
@@ -93,6 +121,8 @@ def _budget_violation(report: CostReport, profile: HardwareProfile, max_latency_
         return f"flash {report.flash_kb:.1f} KB exceeds {profile.name}'s {profile.flash_kb:g} KB"
     if max_latency_ms is not None and report.latency_ms > max_latency_ms:
         return f"latency {report.latency_ms:.2f} ms exceeds the {max_latency_ms:g} ms deadline"
+    if max_energy_uj is not None and report.energy_uj is not None and report.energy_uj > max_energy_uj:
+        return f"energy {report.energy_uj:.1f} uJ per inference exceeds the {max_energy_uj:g} uJ limit"
     return None
 
 
@@ -100,13 +130,22 @@ def precheck(candidate: Candidate, ctx: TrialContext, input_shape: tuple[int, in
              ) -> tuple[str | None, CostReport]:
     """Price the untrained, pruned, quantized export: the cost depends on the shapes, not the weights.
 
-    Returns the budget violation (or None) and the report.
+    Returns the budget violation (or None) and the report. With ``ctx.cost_cache``, a candidate whose
+    graph was priced before (by any worker of the database) is not exported again.
     """
-    model = build_model(candidate.arch, input_shape, n_classes)
-    prune_model(model, candidate.prune_ratio, "l1")  # per-layer ratio: same shapes whatever the criterion
-    tfl = export_tflite(model, candidate.bits, None)
-    report = price(tfl, ctx.primary, frontend=candidate.frontend)
-    return _budget_violation(report, ctx.primary, ctx.max_latency_ms), report
+    key = cost_key(candidate, ctx.primary, input_shape, n_classes)
+    report = ctx.cost_cache.get(key) if ctx.cost_cache else None
+    if report is None:
+        model = build_model(candidate.arch, input_shape, n_classes)
+        prune_model(model, candidate.prune_ratio, "l1")  # per-layer ratio: same shapes whatever the criterion
+        tfl = export_tflite(model, candidate.bits, None)
+        report = price(tfl, ctx.primary, frontend=candidate.frontend, inference_rate_hz=ctx.inference_rate_hz)
+        if ctx.cost_cache and report.latency_source == "estimated":  # measured figures are measured anew
+            ctx.cost_cache.put(key, report)
+    else:
+        log.debug("precheck of %s from the cost cache", candidate.describe())
+        report = report.at_rate(ctx.inference_rate_hz)  # the cache key does not hold the study's rate
+    return _budget_violation(report, ctx.primary, ctx.max_latency_ms, ctx.max_energy_uj), report
 
 
 def resolve_teacher(candidate: Candidate, ctx: TrialContext, out_dir: Path | None, input_shape: tuple[int, int],
@@ -154,7 +193,9 @@ def run_trial(candidate: Candidate, ctx: TrialContext, out_dir: Path | None = No
     model = build_model(candidate.arch, feats.input_shape, feats.n_classes)
     teacher = resolve_teacher(candidate, ctx, out_dir, feats.input_shape, feats.n_classes)
     kd = {"teacher": teacher, "distill_t": candidate.distill_temperature, "distill_w": candidate.distill_weight}
-    tr = train(model, feats, candidate.train, seed=ctx.seed, on_epoch=on_epoch, **kd)
+    device = resolve_device(ctx.accelerator)
+    on_device = DeviceFeatures.of(feats, device)  # once per trial, shared by every training phase
+    tr = train(model, feats, candidate.train, seed=ctx.seed, on_epoch=on_epoch, tensors=on_device, **kd)
     seconds["train"] = tr.seconds
     history: list[dict[str, float | str]] = [dict(h) for h in tr.history]
     if teacher is None:  # fine-tuning distils from the trained, unpruned float model
@@ -162,7 +203,8 @@ def run_trial(candidate: Candidate, ctx: TrialContext, out_dir: Path | None = No
     if candidate.prune_ratio > 0 and not tr.stopped_early:
         t = time.perf_counter()
         prune_model(model, candidate.prune_ratio, candidate.prune_criterion, data=feats.split("train"))
-        ft = train(model, feats, candidate.train, epochs=candidate.train.finetune_epochs, seed=ctx.seed + 1, **kd)
+        ft = train(model, feats, candidate.train, epochs=candidate.train.finetune_epochs, seed=ctx.seed + 1,
+                   tensors=on_device, stop_at_chance=False, **kd)
         history += [{**h, "phase": "finetune"} for h in ft.history]
         seconds["prune"] = time.perf_counter() - t
 
@@ -174,8 +216,11 @@ def run_trial(candidate: Candidate, ctx: TrialContext, out_dir: Path | None = No
     t = time.perf_counter()
     if qat:  # int8 fine-tuning with fake quantization, then the PT2E export
         qmodel = prepare_qat(model)
+        # on the CPU: the PT2E fake-quantized graph belongs to quantization, which stays there
+        cpu_data = on_device if on_device.device.type == "cpu" else DeviceFeatures.of(feats, "cpu")
         qt = train(qmodel, feats, replace(candidate.train, learning_rate=candidate.train.learning_rate * 0.2),
-                   epochs=max(1, candidate.train.finetune_epochs), seed=ctx.seed + 2, **kd)
+                   epochs=max(1, candidate.train.finetune_epochs), seed=ctx.seed + 2, tensors=cpu_data, amp=False,
+                   stop_at_chance=False, **kd)
         history += [{**h, "phase": "qat"} for h in qt.history]
         seconds["qat"] = qt.seconds
         tfl = export_qat_tflite(qmodel)
@@ -192,13 +237,14 @@ def run_trial(candidate: Candidate, ctx: TrialContext, out_dir: Path | None = No
     seconds["evaluate"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    costs = {r.device: r for r in price_all(tfl, ctx.profiles, frontend=candidate.frontend)}
+    costs = {r.device: r for r in price_all(tfl, ctx.profiles, frontend=candidate.frontend,
+                                            inference_rate_hz=ctx.inference_rate_hz)}
     seconds["price"] = time.perf_counter() - t
     primary = costs[ctx.primary.name]
-    violation = _budget_violation(primary, ctx.primary, ctx.max_latency_ms)
+    violation = _budget_violation(primary, ctx.primary, ctx.max_latency_ms, ctx.max_energy_uj)
 
     result = TrialResult(
-        candidate=candidate, status="infeasible" if violation else "ok", reason=violation,
+        candidate=candidate, status="infeasible" if violation else "ok", reason=violation or tr.not_learning,
         accuracy=acc, test_accuracy=test_acc, float_accuracy=float_acc,
         params=count_params(model), macs=primary.macs, tflite_bytes=len(tfl), costs=costs,
         seconds=seconds, history=tuple(history), confusion=tuple(tuple(int(v) for v in r) for r in confusion),
@@ -206,7 +252,9 @@ def run_trial(candidate: Candidate, ctx: TrialContext, out_dir: Path | None = No
         artifact_dir=str(out_dir) if out_dir else None,
         extra={"accuracy_drop": float_acc - acc, "test_float_accuracy": float_test_acc,
                "qat": qat, "teacher": candidate.teacher if teacher is not None else None,
-               "agreement": agreement.to_dict()},
+               "agreement": agreement.to_dict(), "normalization": feats.normalization(),
+               "best_epoch": tr.best_epoch, "train_device": tr.device,
+               **({"not_learning": tr.not_learning} if tr.not_learning else {})},
     )
     if out_dir is not None:
         write_artifacts(result, tfl, out_dir)

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from nas.db import StudyRow, TrialRow
 from nas.errors import StorageError
-from nas.study import finish_if_done, record_failure
+from nas.study import STARTING_POINT_ATTR, finish_if_done, record_failure
 
 log = logging.getLogger(__name__)
 
@@ -181,4 +181,7 @@ def release_leaked_slots(session: Session, study_id: int, claimed: int, leaked: 
 def note_of(trial: optuna.trial.Trial | optuna.trial.FrozenTrial) -> dict[str, Any]:
     """What the record of a (re-run) trial keeps about its origin."""
     origin = trial.user_attrs.get(RETRY_OF_ATTR)
-    return {} if origin is None else {RETRY_OF_ATTR: int(origin)}
+    note: dict[str, Any] = {} if origin is None else {RETRY_OF_ATTR: int(origin)}
+    if trial.user_attrs.get(STARTING_POINT_ATTR):
+        note["starting_point"] = str(trial.user_attrs[STARTING_POINT_ATTR])
+    return note

@@ -16,6 +16,7 @@ Every problem is reported with the file, the key path and what was expected.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -32,14 +33,16 @@ from nas.models import FAMILIES, family_params
 from nas.models.layers import ACTIVATIONS
 
 SPACES_DIR = yamlfile.shipped("search_spaces")
-SECTIONS = ("name", "description", "frontend", "families", "compression", "training")
+SECTIONS = ("name", "description", "frontend", "families", "compression", "training", "references")
+#: The sections of a reference candidate, and how each names its Optuna parameters.
+REFERENCE_KEYS = ("frontend", "family", "arch", "compression", "training")
 COMPRESSION_KEYS = {"prune_ratio": 0.0, "prune_criterion": "l1", "bits": 8, "qat": False,
                     "distill_weight": 0.0, "distill_temperature": 4.0, "teacher": None}
 FRONTEND_DEFAULTS: dict[str, Any] = {f.name: f.default for f in fields(FrontendConfig)}  # every field has one
 TRAIN_DEFAULTS = {f.name: f.default for f in fields(TrainConfig)}
 ENUMS = {
     "kind": ("logmel", "mfcc"), "pad_mode": ("zeros", "wrap", "reflect"),
-    "normalization": ("none", "global", "per_clip"), "optimizer": ("adam", "adamw", "sgd"),
+    "normalization": ("none", "global", "per_clip"), "level": ("none", "peak"), "optimizer": ("adam", "adamw", "sgd"),
     "prune_criterion": CRITERIA, "activation_fn": ("relu", "gelu", "prelu", "relu6"),
     "residual": ("none", "basic", "bottleneck"), "head": ("time", "global"),
 }
@@ -65,6 +68,22 @@ class ParamSpec:
             return trial.suggest_int(name, int(self.low), int(self.high), step=int(self.step or 1), log=self.log)
         return trial.suggest_float(name, self.low, self.high, step=self.step, log=self.log)
 
+    def admits(self, value: Any) -> bool:
+        """Whether ``value`` is one this spec can take (the check for enqueued starting points)."""
+        if self.kind in ("fixed", "choice"):
+            return any(value == v and type(value) is type(v) or (isinstance(v, float) and value == v)
+                       for v in self.values)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return False
+        if self.kind == "int" and not isinstance(value, int):
+            return False
+        if not self.low - 1e-12 <= value <= self.high + 1e-12:
+            return False
+        if self.step:
+            k = (value - self.low) / self.step
+            return abs(k - round(k)) < 1e-6
+        return True
+
     def size(self) -> float:
         """Number of distinct values (inf for a continuous range)."""
         if self.kind in ("fixed", "choice"):
@@ -85,6 +104,15 @@ class ParamSpec:
 
 
 @dataclass(frozen=True)
+class StartingPoint:
+    """A candidate a study runs first (a space's reference model, or a point of an earlier study's front):
+    Optuna parameters by name; whatever it leaves out is sampled as usual."""
+
+    name: str
+    params: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class SearchSpace:
     name: str
     description: str
@@ -93,6 +121,36 @@ class SearchSpace:
     families: dict[str, dict[str, ParamSpec]]
     compression: dict[str, ParamSpec]
     training: dict[str, ParamSpec]
+    references: tuple[StartingPoint, ...] = ()
+
+    def param_specs(self) -> dict[str, ParamSpec]:
+        """Every parameter by the name :meth:`sample` gives it in Optuna (fixed ones included)."""
+        out = {f"frontend.{k}": s for k, s in self.frontend.items()}
+        out["family"] = ParamSpec("choice", tuple(self.families))
+        out |= {f"{fam}.{k}": s for fam, params in self.families.items() for k, s in params.items()}
+        out |= {k: s for k, s in self.compression.items()}
+        out |= {f"train.{k}": s for k, s in self.training.items()}
+        return out
+
+    def misfit(self, params: dict[str, Any]) -> str | None:
+        """Why ``params`` is not a point of this space, or None when it is."""
+        specs = self.param_specs()
+        family = params.get("family")
+        for name, value in params.items():
+            spec = specs.get(name)
+            if spec is None:
+                return f"{name}: not a parameter of space '{self.name}'"
+            if not spec.admits(value):
+                return f"{name}: {value!r} is outside {spec.describe()}"
+            fam = name.split(".", 1)[0]
+            if fam in self.families and "." in name and fam != family:
+                return f"{name}: belongs to family {fam}, but the point's family is {family!r}"
+        return None
+
+    def to_optuna(self, params: dict[str, Any]) -> dict[str, Any]:
+        """``params`` less the fixed ones (Optuna never suggests those)."""
+        specs = self.param_specs()
+        return {k: v for k, v in params.items() if specs[k].kind != "fixed"}
 
     def sample(self, trial: optuna.Trial) -> Candidate:
         """Sample frontend, family (and its conditional parameters), pruning and bits jointly."""
@@ -128,6 +186,8 @@ class SearchSpace:
             n = math.prod(s.size() for s in params.values())
             count = "continuous" if math.isinf(n) else f"{n:,.0f} architectures"
             out.append(f"    {fam} ({count}): " + ", ".join(f"{k}={s.describe()}" for k, s in params.items()))
+        for ref in self.references:
+            out.append(f"  reference {ref.name}: " + ", ".join(f"{k}={v}" for k, v in ref.params.items()))
         out.append(f"  size: {self.size_text()}")
         return out
 
@@ -254,7 +314,26 @@ def parse_space(doc: Any, path: str) -> SearchSpace:
                               TRAIN_DEFAULTS),
     )
     _check_ranges(space, path)
-    return space
+    refs = tuple(_parse_reference(name, raw, space, f"{path}: references.{name}")
+                 for name, raw in _section(doc.get("references"), f"{path}: references").items())
+    return dataclasses.replace(space, references=refs)
+
+
+def _parse_reference(name: str, raw: Any, space: SearchSpace, where: str) -> StartingPoint:
+    """A reference candidate: ``frontend``/``arch``/``compression``/``training`` mappings and a ``family``."""
+    raw = _section(raw, where)
+    unknown = sorted(set(raw) - set(REFERENCE_KEYS))
+    if unknown or "family" not in raw:
+        raise ConfigError(f"{where}: needs 'family' and takes only {list(REFERENCE_KEYS)}; got {sorted(raw)}")
+    family = raw["family"]
+    prefixes = {"frontend": "frontend.", "arch": f"{family}.", "compression": "", "training": "train."}
+    params: dict[str, Any] = {"family": family}
+    for section, prefix in prefixes.items():
+        params |= {f"{prefix}{k}": v for k, v in _section(raw.get(section), f"{where}.{section}").items()}
+    reason = space.misfit(params)
+    if reason:
+        raise ConfigError(f"{where}: {reason}")
+    return StartingPoint(str(name), params)
 
 
 def _values(spec: ParamSpec) -> tuple[float, ...]:
@@ -289,6 +368,7 @@ def _check_ranges(space: SearchSpace, path: str) -> None:
         spec = space.training.get(key)
         if spec is not None and not all(v > 0 for v in _values(spec)):
             raise ConfigError(f"{path}: training.{key}: must be positive")
+    _check_training(space, path)
     _check_frontend_cross(space, path)
     for fam, params in space.families.items():
         _check_family(fam, params, path)
@@ -361,3 +441,28 @@ def _check_family(fam: str, params: dict[str, ParamSpec], path: str) -> None:
             h, d = bad[0]
             raise ConfigError(f"{where}.n_heads: {h} heads do not divide d_model {d}; every n_heads "
                               f"choice must divide every d_model choice (e.g. d_model [32, 64] with n_heads [1, 2, 4])")
+
+
+#: Training keys that must not be negative (0 switches the augmentation or rule off).
+NON_NEGATIVE_TRAINING = ("finetune_epochs", "weight_decay", "time_shift_ms", "gain_db", "time_masks",
+                         "time_mask_frames", "freq_masks", "freq_mask_bins", "mixup_alpha", "chance_epochs",
+                         "chance_margin")
+
+
+def _check_training(space: SearchSpace, path: str) -> None:
+    """Augmentation and stopping settings: non-negative counts and widths, shares in [0, 1], an SNR range."""
+    tr = space.training
+    for key in NON_NEGATIVE_TRAINING:
+        spec = tr.get(key)
+        if spec is not None and not all(v >= 0 for v in _values(spec)):
+            raise ConfigError(f"{path}: training.{key}: must be >= 0 (0 switches it off), got {spec.describe()}")
+    for key in ("noise_prob", "label_smoothing", "chance_margin"):
+        spec = tr.get(key)
+        if spec is not None and not all(0.0 <= v <= 1.0 for v in _values(spec)):
+            raise ConfigError(f"{path}: training.{key}: must lie in [0, 1], got {spec.describe()}")
+    default = TrainConfig()
+    lows = _values(tr["noise_snr_db"]) if "noise_snr_db" in tr else (default.noise_snr_db,)
+    highs = _values(tr["noise_snr_max_db"]) if "noise_snr_max_db" in tr else (default.noise_snr_max_db,)
+    if max(lows) > min(highs):
+        raise ConfigError(f"{path}: training.noise_snr_db: {max(lows):g} dB exceeds noise_snr_max_db "
+                          f"{min(highs):g} dB; the SNR is drawn from [noise_snr_db, noise_snr_max_db]")

@@ -12,17 +12,19 @@ from __future__ import annotations
 import json
 import logging
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import optuna
 from optuna.storages import RDBStorage
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
 
 from nas.db import (
     ArtifactRow,
+    CostCacheRow,
     FrontHistoryRow,
     MeasurementRow,
     ParetoPointRow,
@@ -31,15 +33,15 @@ from nas.db import (
     engine_kwargs,
     utcnow,
 )
-from nas.errors import ConfigError
+from nas.errors import ConfigError, NotFoundError
 from nas.front import dominates, hypervolume
 from nas.hardware import CostReport, HardwareProfile
 from nas.pipeline import TrialResult, result_to_dict
-from nas.study_config import OBJECTIVES, StudyConfig
+from nas.space import SearchSpace, StartingPoint
+from nas.study_config import ENERGY_OBJECTIVES, OBJECTIVES, StudyConfig
 
 log = logging.getLogger(__name__)
 
-CONSTRAINTS_ATTR = "constraints"
 HEARTBEAT_INTERVAL_S = 20
 HEARTBEAT_GRACE_S = 60
 
@@ -72,28 +74,96 @@ def optuna_storage(url: str, heartbeat: Heartbeat = Heartbeat(), on_stale: Stale
                           grace_period=heartbeat.grace_s, heartbeat_stale_trial_callback=on_stale)
 
 
-def _constraints(trial: optuna.trial.FrozenTrial) -> list[float]:
-    return list(trial.user_attrs.get(CONSTRAINTS_ATTR, [1.0]))
-
-
 def make_sampler(cfg: StudyConfig, worker_seed: int = 0) -> optuna.samplers.BaseSampler:
-    """The one place a sampler name becomes a sampler; all of them honour the constraints.
+    """The one place a sampler name becomes a sampler; all of them honour the constraints each trial sets
+    (``Trial.set_constraint``, read by every Optuna 5 sampler and by ``best_trials``).
 
     ``worker_seed`` differs per worker: workers seeded alike would propose the same candidates."""
     seed = (cfg.seed * 100_003 + worker_seed) % 2**32  # numpy seeds must fit 32 bits
     if cfg.sampler == "nsga2":
         population = max(4, min(50, cfg.n_trials // 3))
-        return optuna.samplers.NSGAIISampler(population_size=population, seed=seed, constraints_func=_constraints)
+        return optuna.samplers.NSGAIISampler(population_size=population, seed=seed)
     if cfg.sampler == "tpe":
-        return optuna.samplers.TPESampler(seed=seed, constraints_func=_constraints, multivariate=True)
+        return optuna.samplers.TPESampler(seed=seed, multivariate=True)
     if cfg.sampler == "gp":
-        return optuna.samplers.GPSampler(seed=seed, constraints_func=_constraints)
+        return optuna.samplers.GPSampler(seed=seed)
     return optuna.samplers.RandomSampler(seed=seed)
 
 
-def create_optuna_study(cfg: StudyConfig, url: str) -> optuna.Study:
-    return optuna.create_study(study_name=cfg.name, storage=optuna_storage(url), directions=cfg.directions,
-                               sampler=make_sampler(cfg), load_if_exists=True)
+class SqlCostCache:
+    """The precheck's cost cache in the service database, shared by every worker; also kept in memory.
+
+    A database error is a cache miss (the precheck then exports as before), never a failed trial.
+    """
+
+    def __init__(self, sessions: sessionmaker[Session]):
+        self.sessions = sessions
+        self._memory: dict[str, CostReport] = {}
+
+    def get(self, key: str) -> CostReport | None:
+        if key not in self._memory:
+            try:
+                with self.sessions() as s:
+                    row = s.get(CostCacheRow, key)
+                    if row is not None:
+                        self._memory[key] = CostReport.from_dict(row.report)
+            except SQLAlchemyError as e:
+                log.warning("cost cache unavailable (%s); pricing the export", type(e).__name__)
+        return self._memory.get(key)
+
+    def put(self, key: str, report: CostReport) -> None:
+        self._memory[key] = report
+        try:
+            with self.sessions() as s:
+                s.add(CostCacheRow(key=key, device=report.device, report=report.to_dict()))
+                s.commit()
+        except IntegrityError:
+            pass  # another worker priced the same graph first: same figures
+        except SQLAlchemyError as e:
+            log.warning("cost cache not written (%s)", type(e).__name__)
+
+
+#: Trial attribute naming the starting point an enqueued trial came from.
+STARTING_POINT_ATTR = "nas:starting_point"
+
+
+def create_optuna_study(cfg: StudyConfig, url: str, start_with: Sequence[StartingPoint] = ()) -> optuna.Study:
+    """The Optuna study of ``cfg``, its objectives named (``optuna-dashboard DB_URL`` shows accuracy,
+    latency_ms, ...); ``start_with`` are enqueued, so the first trials asked are those."""
+    study = optuna.create_study(study_name=cfg.name, storage=optuna_storage(url), directions=cfg.directions,
+                                sampler=make_sampler(cfg), load_if_exists=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        study.set_metric_names(list(cfg.objectives))
+    if not study.get_trials(deepcopy=False):  # a new study (never enqueue twice)
+        for point in start_with:
+            study.enqueue_trial(point.params, user_attrs={STARTING_POINT_ATTR: point.name})
+    return study
+
+
+def starting_points(cfg: StudyConfig, space: SearchSpace, url: str) -> list[StartingPoint]:
+    """The space's references, then the feasible front of ``cfg.warm_start`` where it fits ``space``.
+
+    At most half the budget (at least one trial) is spent on them: the rest explores. A point of the
+    earlier study that this space cannot express is skipped, with the reason in the log.
+    """
+    points = list(space.references) if cfg.references else []
+    if cfg.warm_start:
+        try:
+            earlier = optuna.load_study(study_name=cfg.warm_start, storage=optuna_storage(url))
+        except KeyError as e:
+            raise NotFoundError(f"warm start: no study named '{cfg.warm_start}' in this database") from e
+        for t in earlier.best_trials:
+            params = {k: v for k, v in t.params.items() if k in space.param_specs()}
+            reason = space.misfit(params)
+            if reason:
+                log.info("warm start: trial %d of %s left out (%s)", t.number, cfg.warm_start, reason)
+            else:
+                points.append(StartingPoint(f"{cfg.warm_start}#{t.number}", params))
+    unique: dict[str, StartingPoint] = {}
+    for p in points:  # a front point equal to a reference runs once, under the reference's name
+        unique.setdefault(json.dumps(p.params, sort_keys=True, default=str), p)
+    return [StartingPoint(p.name, space.to_optuna(p.params)) for p in list(unique.values())[:max(1, cfg.n_trials // 2)]]
 
 
 def load_optuna_study(cfg: StudyConfig, url: str, worker_seed: int = 0, *, heartbeat: Heartbeat = Heartbeat(),
@@ -108,7 +178,24 @@ def figure(objective: str, result_or_row: Any, cost: CostReport | MeasurementRow
         return float(result_or_row.accuracy or 0.0)
     if objective in ("macs", "params"):
         return float(getattr(result_or_row, objective) or 0)
+    if objective in ENERGY_OBJECTIVES:
+        value = energy_figure(objective, cost)
+        if value is None:
+            raise ConfigError(f"objective {objective}: device {getattr(cost, 'device', '?')} has no energy model "
+                              "(an MCU profile with cost.active_mw is needed)")
+        return value
     return float(getattr(cost, objective))
+
+
+def energy_figure(objective: str, cost: CostReport | MeasurementRow | None) -> float | None:
+    """``energy_uj`` or ``power_mw`` of a cost report, or of a stored measurement (read from its JSON
+    report by name: the measurement table has no energy columns)."""
+    if cost is None:
+        return None
+    if isinstance(cost, CostReport):
+        return getattr(cost, objective)
+    energy = (cost.report or {}).get("energy") or {}
+    return None if energy.get(objective) is None else float(energy[objective])
 
 
 def objective_values(cfg: StudyConfig, result: TrialResult) -> list[float]:
@@ -117,29 +204,36 @@ def objective_values(cfg: StudyConfig, result: TrialResult) -> list[float]:
 
 
 def constraint_values(cfg: StudyConfig, result: TrialResult, profiles: dict[str, HardwareProfile]
-                      ) -> list[float]:
-    """Optuna's convention: a value > 0 is a violation by that much (0 or less is satisfied)."""
-    out: list[float] = []
+                      ) -> dict[str, float]:
+    """Named constraints, Optuna's convention: a value > 0 is a violation by that much (<= 0 is satisfied)."""
+    out: dict[str, float] = {}
     for name in cfg.devices:
         c, p = result.costs.get(name), profiles[name]
         if c is None:  # not priced (the precheck stopped at the primary device)
-            out += [0.0, 0.0, 1.0]
+            out |= {f"{name}.ram_kb": 0.0, f"{name}.flash_kb": 0.0, f"{name}.deployable": 1.0}
             continue
-        out += [c.ram_kb - p.sram_kb, c.flash_kb - p.flash_kb, 0.0 if c.deployable else 1.0]
+        out |= {f"{name}.ram_kb": c.ram_kb - p.sram_kb, f"{name}.flash_kb": c.flash_kb - p.flash_kb,
+                f"{name}.deployable": 0.0 if c.deployable else 1.0}
     primary = result.costs.get(cfg.devices[0])
     if cfg.max_latency_ms is not None:
-        out.append((primary.latency_ms if primary else cfg.max_latency_ms * 2) - cfg.max_latency_ms)
+        out["max_latency_ms"] = (primary.latency_ms if primary else cfg.max_latency_ms * 2) - cfg.max_latency_ms
+    if cfg.max_energy_uj is not None:
+        e = primary.energy_uj if primary else None
+        out["max_energy_uj"] = (cfg.max_energy_uj * 2 if e is None else e) - cfg.max_energy_uj
     if cfg.min_accuracy is not None:
-        out.append(cfg.min_accuracy - result.accuracy if result.status == "ok" else 1.0)
-    if result.status != "ok":
-        out.append(1.0)  # precheck-infeasible trials were never trained: keep them out of the front
+        out["min_accuracy"] = cfg.min_accuracy - result.accuracy if result.status == "ok" else 1.0
+    # precheck-infeasible trials were never trained: keep them out of the front
+    out["trained"] = 0.0 if result.status == "ok" else 1.0
     return out
 
 
 def reference_point(cfg: StudyConfig, profile: HardwareProfile) -> list[float]:
     """Per-objective reference (worst acceptable value) for hypervolume, in loss form."""
+    # energy: an inference busy for the whole period at active power, and that power itself
+    active_mw = profile.coef("active_mw", 1000.0)
     ref = {"accuracy": 1.0, "latency_ms": cfg.max_latency_ms or 1000.0, "ram_kb": profile.sram_kb,
-           "flash_kb": profile.flash_kb, "macs": 1e9, "params": 1e7}
+           "flash_kb": profile.flash_kb, "macs": 1e9, "params": 1e7,
+           "energy_uj": cfg.max_energy_uj or active_mw * 1000.0 / cfg.inference_rate_hz, "power_mw": active_mw}
     return [ref[o] for o in cfg.objectives]
 
 
@@ -169,7 +263,7 @@ def record_result(session: Session, study: StudyRow, cfg: StudyConfig, number: i
     ``note``: added to the stored details (``retry_of``, the early-stopping decision, ...)."""
     _lock_study(session, study)
     primary = result.costs.get(cfg.devices[0])
-    feasible = result.status == "ok" and all(v <= 0 for v in constraint_values(cfg, result, profiles))
+    feasible = result.status == "ok" and all(v <= 0 for v in constraint_values(cfg, result, profiles).values())
     details = result_to_dict(result)
     details.update(note or {})
     trial_json = json.dumps(details, default=float).encode()

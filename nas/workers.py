@@ -34,7 +34,7 @@ from nas.data import DatasetSummary, FeatureCache, get_source
 from nas.db import ParetoPointRow, StudyRow, TrialRow, make_engine, make_sessionmaker
 from nas.early_stopping import EarlyStopper, EarlyStopRule, FrontSnapshot, training_curve
 from nas.errors import NasError
-from nas.hardware import HardwareProfile, load_profile
+from nas.hardware import HardwareProfile
 from nas.logs import setup_logging
 from nas.pipeline import TrialContext, TrialResult, run_trial
 from nas.recovery import (
@@ -50,10 +50,10 @@ from nas.recovery import (
     release_leaked_slots,
     with_db_retry,
 )
-from nas.space import SearchSpace, load_space
+from nas.space import SearchSpace
 from nas.study import (
-    CONSTRAINTS_ATTR,
     Heartbeat,
+    SqlCostCache,
     constraint_values,
     finish_if_done,
     load_optuna_study,
@@ -62,6 +62,7 @@ from nas.study import (
     record_result,
 )
 from nas.study_config import StudyConfig
+from nas.train import resolve_device
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -78,6 +79,7 @@ class WorkerOptions:
     max_retries: int = 1
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     linger: bool = True
+    accelerator: str = "auto"  # training device: auto (CUDA when visible) | cpu | cuda
 
 
 @dataclass
@@ -136,8 +138,11 @@ class Worker:
         self.name = name or f"{socket.gethostname()}:{os.getpid()}"
         self.options = options
         self.sessions: sessionmaker = make_sessionmaker(make_engine(db_url))
+        self.cost_cache = SqlCostCache(self.sessions)
         self._runtimes: dict[str, _StudyRuntime] = {}
         self._leaks: dict[int, tuple[int, int, float]] = {}  # study id -> (claimed, leaked, first seen)
+        self.device = resolve_device(options.accelerator)  # refuses 'cuda' without one, before any trial
+        log.info("[%s] trains on %s", self.name, self.device)
 
     def _db(self, fn: Callable[[], T], what: str) -> T:
         return with_db_retry(fn, f"[{self.name}] {what}", self.options.retry)
@@ -145,18 +150,20 @@ class Worker:
     def _runtime(self, row: StudyRow) -> _StudyRuntime:
         if row.name not in self._runtimes:
             cfg = StudyConfig.parse(row.config)
-            profiles = {d: load_profile(d) for d in cfg.devices}
+            profiles = {d: cfg.profile(d) for d in cfg.devices}
             dataset = get_source(cfg.dataset).load()
             if self._db(lambda: self._store_summary(row.id, dataset.summary), "store the dataset summary"):
                 for line in dataset.summary.lines():  # the first worker to load the data reports it
                     log.info(line)
             ctx = TrialContext(dataset, self.cache, tuple(profiles[d] for d in cfg.devices), seed=cfg.seed,
-                               precheck=cfg.precheck, max_latency_ms=cfg.max_latency_ms)
+                               precheck=cfg.precheck, max_latency_ms=cfg.max_latency_ms,
+                               inference_rate_hz=cfg.inference_rate_hz, max_energy_uj=cfg.max_energy_uj,
+                               cost_cache=self.cost_cache, accelerator=self.options.accelerator)
             on_stale = StaleTrialHandler(self.sessions, row.name, max_retries=self.options.max_retries,
                                          worker=self.name)
             study = load_optuna_study(cfg, self.db_url, zlib.crc32(self.name.encode()),
                                       heartbeat=self.options.heartbeat, on_stale=on_stale)
-            self._runtimes[row.name] = _StudyRuntime(cfg, load_space(cfg.space), ctx, profiles, study)
+            self._runtimes[row.name] = _StudyRuntime(cfg, cfg.search_space(), ctx, profiles, study)
         return self._runtimes[row.name]
 
     def _store_summary(self, study_id: int, summary: DatasetSummary) -> bool:
@@ -277,7 +284,11 @@ class Worker:
         """Record the result, then tell Optuna; every step survives a dropped connection."""
         tflite = (out_dir / "model.tflite").read_bytes() if result.status == "ok" else None
         constraints = constraint_values(rt.cfg, result, rt.profiles)
-        self._db(lambda: trial.set_user_attr(CONSTRAINTS_ATTR, constraints), f"trial {trial.number} constraints")
+        def set_constraints() -> None:
+            for key, value in constraints.items():
+                trial.set_constraint(key, value)
+
+        self._db(set_constraints, f"trial {trial.number} constraints")
 
         def record() -> int:
             with self.sessions() as session:
@@ -289,8 +300,9 @@ class Worker:
         n_done = self._db(record, f"record trial {trial.number} (its result is in {out_dir}/trial.json)")
         values = objective_values(rt.cfg, result)
         self._db(lambda: rt.study.tell(trial, values, skip_if_finished=True), f"tell trial {trial.number}")
-        log.info("trial %d/%d [%s] #%d %s", n_done, row.budget, self.name, trial.number,
-                 result.summary(rt.cfg.devices[0]))
+        start = note.get("starting_point")
+        log.info("trial %d/%d [%s] #%d %s%s", n_done, row.budget, self.name, trial.number,
+                 result.summary(rt.cfg.devices[0]), f" (starting point {start})" if start else "")
 
     def _record_failure(self, rt: _StudyRuntime, row: StudyRow, trial: optuna.Trial, candidate: dict[str, Any],
                         reason: str) -> None:

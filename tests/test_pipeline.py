@@ -56,3 +56,37 @@ def test_precheck_rejects_a_budget_breaker_without_training(ctx):
     result = run_trial(cand, replace(ctx, profiles=(tiny,)))
     assert result.status == "infeasible" and "RAM" in result.reason
     assert "train" not in result.seconds  # never trained
+
+
+def test_a_trial_that_does_not_learn_is_recorded_with_the_reason(ctx, tmp_path):
+    """Shuffled training labels: the loss falls, validation stays at chance; the trial stops after
+    ``chance_epochs`` and its record says why (a result, not a failure)."""
+    import dataclasses
+
+    ds = ctx.dataset
+    labels = ds.labels.copy()
+    tr = ds.splits["train"]
+    labels[tr] = np.random.default_rng(0).permutation(labels[tr])
+    shuffled = dataclasses.replace(ctx, dataset=dataclasses.replace(ds, labels=labels))
+    cand = Candidate(FrontendConfig(n_mels=16, hop_ms=32), ArchConfig.of("mlp", hidden=128, n_layers=2),
+                     TrainConfig(epochs=12, learning_rate=0.01, batch_size=16, chance_epochs=4, chance_margin=0.15,
+                                 class_weighted=False), prune_ratio=0.25, bits=8)
+    result = run_trial(cand, shuffled, tmp_path)
+    assert result.status == "ok" and result.stopped_early
+    assert result.reason and result.reason.startswith("does not learn with these settings")
+    assert result.extra["not_learning"] == result.reason
+    assert len([h for h in result.history if "phase" not in h]) < 12
+    assert not any(h.get("phase") == "finetune" for h in result.history)  # no pruning fine-tune wasted on it
+    saved = json.loads((tmp_path / "trial.json").read_text())
+    assert saved["reason"] == result.reason and saved["stopped_early"]
+
+
+def test_the_exported_model_holds_the_best_validation_weights(ctx, tmp_path):
+    cand = Candidate(FrontendConfig(n_mels=16, hop_ms=32), ArchConfig.of("mlp", hidden=32, n_layers=2),
+                     TrainConfig(epochs=8, learning_rate=0.2, optimizer="adam", batch_size=16, chance_epochs=0),
+                     bits=32)
+    result = run_trial(cand, ctx, tmp_path)
+    vals = [h["val_accuracy"] for h in result.history]
+    assert result.extra["best_epoch"] == vals.index(max(vals)) + 1
+    assert result.float_accuracy == pytest.approx(max(vals))  # float32 file of the best epoch's weights
+    assert result.accuracy == pytest.approx(max(vals), abs=0.02)

@@ -10,11 +10,12 @@ import logging
 from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 
 import nas
 from nas.api.errors import install_error_handlers
-from nas.api.routes import meta, pages, studies, trials
+from nas.api.routes import datasets, documents, meta, pages, studies, study_admin, trials
 from nas.api.settings import Settings
 from nas.db import make_engine, make_sessionmaker
 
@@ -28,18 +29,24 @@ Errors are JSON: `{"detail": "<what was wrong>"}`.
 """
 
 
+def operation_id(route: APIRoute) -> str:
+    """OpenAPI operation ids are the route functions' names (``create_study``, ``get_trial``): unique, readable."""
+    return route.name
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app on ``settings`` (default: from the ``NAS_*`` environment variables)."""
     settings = settings or Settings.from_env()
     if settings.db_url.startswith("sqlite:///"):
         Path(settings.db_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.db_url)
-    app = FastAPI(title="nas", version=nas.__version__, description=DESCRIPTION)
+    app = FastAPI(title="nas", version=nas.__version__, description=DESCRIPTION,
+                  generate_unique_id_function=operation_id)
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessions = make_sessionmaker(engine)
     install_error_handlers(app)
-    for module in (studies, trials, meta, pages):
+    for module in (studies, study_admin, trials, meta, documents, datasets, pages):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(packages=[("nas.api", "static")]), name="static")
     log.info("API on %s (reads %s)", engine.url.render_as_string(hide_password=True),

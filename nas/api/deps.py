@@ -13,6 +13,7 @@ from typing import Annotated
 from urllib.parse import unquote
 
 from fastapi import Depends, Path, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from nas import service
@@ -62,12 +63,22 @@ def token_owner(request: Request, settings: Settings, session: Session) -> str:
     return owner
 
 
-def require_write(request: Request, settings: SettingsDep, session: SessionDep) -> str:
+# Declares the bearer token in the OpenAPI document (the /docs page's Authorize button); the checks are ours.
+_WRITE_SCHEME = HTTPBearer(auto_error=False, scheme_name="bearer",
+                           description="NAS_API_TOKEN of the server, or a token from 'nas token create NAME'")
+_READ_SCHEME = HTTPBearer(auto_error=False, scheme_name="bearer",
+                          description="needed for reads only when the server sets read_requires_token")
+_Declared = HTTPAuthorizationCredentials | None
+
+
+def require_write(request: Request, settings: SettingsDep, session: SessionDep,
+                  _declared: Annotated[_Declared, Depends(_WRITE_SCHEME)] = None) -> str:
     """Writes always need a token; returns its owner."""
     return token_owner(request, settings, session)
 
 
-def require_read(request: Request, settings: SettingsDep, session: SessionDep) -> None:
+def require_read(request: Request, settings: SettingsDep, session: SessionDep,
+                 _declared: Annotated[_Declared, Depends(_READ_SCHEME)] = None) -> None:
     """Reads need a token only when ``read_requires_token`` is set."""
     if settings.read_requires_token:
         token_owner(request, settings, session)

@@ -34,6 +34,7 @@ class Settings(BaseModel):
         read_requires_token: when True, reads (API and dashboard) need a token too.
         dev: accept a missing or weak token (local use only); a warning is logged.
         poll_seconds: how often dashboard pages poll a running study.
+        upload_dir: where ``POST /api/datasets`` unpacks uploaded datasets (``NAS_UPLOAD_DIR``).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -43,6 +44,7 @@ class Settings(BaseModel):
     read_requires_token: bool = False
     dev: bool = False
     poll_seconds: float = Field(5.0, gt=0, le=3600)
+    upload_dir: str = "runs/datasets"
 
     @model_validator(mode="after")
     def _check_token(self) -> Settings:
@@ -89,5 +91,7 @@ class Settings(BaseModel):
             "read_requires_token": env.get("NAS_API_READ_REQUIRES_TOKEN", "").lower() in _TRUE,
             "dev": env.get("NAS_API_DEV", "").lower() in _TRUE,
         }
+        if env.get("NAS_UPLOAD_DIR"):
+            values["upload_dir"] = env["NAS_UPLOAD_DIR"]
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls.build(**values)

@@ -16,7 +16,7 @@ from nas.logs import setup_logging
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from nas.cli import api, hardware, studies
+    from nas.cli import api, datasets, db, hardware, studies
 
     parser = argparse.ArgumentParser(
         prog="nas", description="Hardware-aware neural architecture search for embedded audio classifiers.",
@@ -28,6 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
     studies.register(sub)
     hardware.register(sub)
     api.register(sub)
+    datasets.register(sub)
+    db.register(sub)
     return parser
 
 

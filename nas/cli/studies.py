@@ -32,15 +32,26 @@ def _fmt(v: float | None, spec: str) -> str:
     return "-" if v is None else format(v, spec)
 
 
+def _split_cells(p: FrontPoint) -> tuple[str, str, str]:
+    """``total (frontend+network)`` for latency, RAM and flash (the total alone for older rows)."""
+    out = []
+    for key, spec in (("latency_ms", ".2f"), ("ram_kb", ".1f"), ("flash_kb", ".1f")):
+        total = format(getattr(p, key), spec)
+        if p.split and p.split["frontend"][key]:
+            total += f" ({format(p.split['frontend'][key], spec)}+{format(p.split['network'][key], spec)})"
+        out.append(total)
+    return out[0], out[1], out[2]
+
+
 def print_front(points: list[FrontPoint], artifacts: Path | None, study: str) -> None:
     """The front as a table; columns are as wide as their longest value (architectures are never cut)."""
     rows = [(str(p.number), p.arch, p.frontend, str(p.bits), f"{p.prune_ratio:.2f}", _fmt(p.accuracy, ".3f"),
-             _fmt(p.test_accuracy, ".3f"), f"{p.latency_ms:.2f}", f"{p.ram_kb:.1f}", f"{p.flash_kb:.1f}",
+             _fmt(p.test_accuracy, ".3f"), *_split_cells(p), _fmt(p.energy_uj, ".1f"), _fmt(p.power_mw, ".3f"),
              str(artifacts / study / f"trial-{p.number:04d}" / "model.tflite") if artifacts else "")
             for p in points]
-    header = ("trial", "architecture", "frontend", "bits", "prune", "acc", "test", "lat ms", "RAM KB", "flash KB",
-              "tflite")
-    left = {1, 2, 10}  # text columns
+    header = ("trial", "architecture", "frontend", "bits", "prune", "acc", "test", "lat ms (DSP+net)",
+              "RAM KB (DSP+net)", "flash KB (DSP+net)", "energy uJ", "power mW", "tflite")
+    left = {1, 2, 12}  # text columns
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
 
     def line(cells: tuple[str, ...]) -> str:
@@ -54,7 +65,9 @@ def print_front(points: list[FrontPoint], artifacts: Path | None, study: str) ->
     if points:
         p = points[0]
         print(f"(acc: the exported .tflite in LiteRT on the validation split; test: on the held-out split. "
-              f"latency {p.latency_source}, RAM {p.ram_source} on {p.device})")
+              f"latency {p.latency_source}, RAM {p.ram_source} on {p.device}"
+              + ("" if p.energy_uj is None else f"; energy estimated, power at {p.inference_rate_hz:g} inference/s")
+              + ")")
 
 
 def _config_from_args(args: argparse.Namespace) -> StudyConfig:
@@ -66,7 +79,8 @@ def _config_from_args(args: argparse.Namespace) -> StudyConfig:
             raise ConfigError(f"{args.config}: cannot read study config: {e}") from e
         if not isinstance(data, dict):
             raise ConfigError(f"{args.config}: a study config must be a mapping")
-    for key in ("name", "dataset", "space", "sampler", "seed", "max_latency_ms", "min_accuracy"):
+    for key in ("name", "dataset", "space", "sampler", "seed", "max_latency_ms", "min_accuracy", "warm_start",
+                "inference_rate_hz", "max_energy_uj"):
         if getattr(args, key, None) is not None:
             data[key] = getattr(args, key)
     if getattr(args, "trials", None) is not None:
@@ -79,6 +93,8 @@ def _config_from_args(args: argparse.Namespace) -> StudyConfig:
         data["precheck"] = False
     if getattr(args, "early_stopping", False):
         data["early_stopping"] = True
+    if getattr(args, "no_references", False):
+        data["references"] = False
     return StudyConfig.parse(data)
 
 
@@ -154,6 +170,16 @@ def cmd_show(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from nas import service
 
+    if args.format == "c":
+        from nas.service.firmware import export_firmware
+
+        with sessions(args.db)() as s:
+            bundle = export_firmware(s, args.name, args.trial, Path(args.output), device=args.target_device)
+        m, c = bundle.manifest, bundle.manifest["c"]
+        print(f"wrote {', '.join(sorted(bundle.files))} to {args.output}/ for {m['device']['name']}: "
+              f"{c['length']} bytes, kTensorArenaSize {c['kTensorArenaSize']} "
+              f"(arena {m['device']['arena_kb']:.1f} KB + {c['arena_margin']:.0%}), ops {', '.join(c['ops'])}")
+        return 0
     with sessions(args.db)() as s:
         data = service.export_model(s, args.name, args.trial)
     Path(args.output).write_bytes(data)
@@ -187,7 +213,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     set_torch_threads(args.threads_split)
     options = WorkerOptions(heartbeat=Heartbeat(args.heartbeat, args.grace), max_retries=args.max_retries,
-                            retry=RetryPolicy(attempts=args.db_retries), linger=not args.no_linger)
+                            retry=RetryPolicy(attempts=args.db_retries), linger=not args.no_linger,
+                            accelerator=args.accelerator)
     n = Worker(args.db, study_name=args.study, artifacts=Path(args.artifacts), cache_dir=Path(args.cache_dir),
                name=args.name, options=options).run()
     print(f"worker done: {n} trial(s)")
@@ -235,7 +262,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     _common(c)
     c.add_argument("name", nargs="?", help="study name (or 'name:' in --config)")
     c.add_argument("--config", metavar="YAML", help="study config YAML (fields of StudyConfig); options override it")
-    c.add_argument("--dataset", metavar="SPEC", help="dataset spec, e.g. fsdd-speaker:PATH:theo (default synthetic)")
+    c.add_argument("--dataset", metavar="SPEC", help="dataset spec, e.g. fsdd-speaker:PATH:theo, or a name from "
+                                                    "'nas datasets list' (default synthetic)")
     c.add_argument("--space", help=space_help() + " (default demo)")
     add_sampler(c)
     c.add_argument("--trials", type=int, help="the budget: exactly this many trials are recorded (default 12)")
@@ -248,10 +276,19 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="hard constraint: latency on the first device at most MS")
     c.add_argument("--min-accuracy", dest="min_accuracy", type=float, metavar="ACC",
                    help="hard constraint: validation accuracy of the .tflite at least ACC (0-1)")
+    c.add_argument("--max-energy-uj", dest="max_energy_uj", type=float, metavar="UJ",
+                   help="hard constraint: energy per inference on the first device at most UJ microjoules")
+    c.add_argument("--inference-rate-hz", dest="inference_rate_hz", type=float, metavar="HZ",
+                   help="inferences per second the power_mw objective is taken at (default 1)")
     c.add_argument("--no-precheck", action="store_true",
                    help="train every candidate, without pricing its untrained export first")
     c.add_argument("--early-stopping", action="store_true",
                    help="stop training candidates that cannot plausibly reach the front (docs/studies.md)")
+    c.add_argument("--no-references", action="store_true",
+                   help="do not start with the space's reference models ('nas spaces show SPACE' lists them)")
+    c.add_argument("--warm-start", dest="warm_start", metavar="STUDY",
+                   help="start with the feasible front of an earlier study in this database (points this space "
+                        "cannot express are left out)")
     c.set_defaults(func=cmd_create)
     r = ssub.add_parser("run", help="run a study with local worker processes")
     _common(r)
@@ -265,11 +302,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--device", dest="device_name", metavar="DEVICE",
                    help="the front on this device of the study (default its first)")
     s.set_defaults(func=cmd_show)
-    e = ssub.add_parser("export", help="write a trial's .tflite file")
+    e = ssub.add_parser("export", help="write a trial's .tflite file, or C sources + manifest for TFLite-Micro")
     _common(e)
     e.add_argument("name", help="study name")
     e.add_argument("--trial", type=int, required=True, metavar="N", help="trial number (as in the front table)")
-    e.add_argument("-o", "--output", required=True, metavar="FILE", help="where to write the .tflite file")
+    e.add_argument("--format", choices=("tflite", "c"), default="tflite",
+                   help="tflite: the file (default); c: model_data.h/.cc, manifest.json and model.tflite in a "
+                        "directory (docs/deploy.md)")
+    e.add_argument("--device", dest="target_device", metavar="DEVICE", default=None,
+                   help="--format c: the board whose arena size and figures go into the files (default the "
+                        "study's first device)")
+    e.add_argument("-o", "--output", required=True, metavar="PATH",
+                   help="the .tflite file to write, or the directory for --format c")
     e.set_defaults(func=cmd_export)
     st = ssub.add_parser("stop", help="stop handing out trials of a study")
     _common(st)
@@ -294,6 +338,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="attempts of a database operation, with exponential backoff (default 10)")
     w.add_argument("--no-linger", action="store_true",
                    help="exit when nothing is left to claim, even while trials run elsewhere")
+    w.add_argument("--accelerator", choices=["auto", "cpu", "cuda"], default="auto",
+                   help="where to train: auto (CUDA when one is visible, default), cpu, or cuda")
     w.set_defaults(func=cmd_worker)
 
     sp = sub.add_parser("spaces", help="list the shipped search spaces, or show one")

@@ -7,6 +7,7 @@ A :class:`DatasetSource` turns a name from YAML or the CLI (``synthetic``, ``fsd
 
 from __future__ import annotations
 
+import copy
 import hashlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
@@ -99,6 +100,9 @@ class AudioDataset:
     summary: DatasetSummary
     groups: np.ndarray | None = field(default=None)  # e.g. speaker per clip
     sources: tuple[str, ...] = ()  # file (or generator key) per clip, to name it in messages
+    # Background-noise recordings (not examples of any class) for noise-mixing augmentation:
+    # ``_background_noise_`` in Speech Commands, ``noise/`` in a folder dataset.
+    noise: tuple[np.ndarray, ...] = ()
 
     @property
     def n_classes(self) -> int:
@@ -122,6 +126,20 @@ class DatasetSource(ABC):
 
     def describe(self) -> str:
         return self.name
+
+    def index(self) -> DatasetSummary:
+        """What :meth:`load` would use (classes, splits, counts), checked the same way, without decoding
+        any audio: file-based sources list their layout only, so a study can be refused at creation.
+
+        Raises:
+            DataError: a missing folder or metadata file, a class without training examples, an unknown
+                held-out speaker... (the errors ``load()`` raises before it reads audio).
+        """
+        indexer = copy.copy(self)
+        indexer.index_only = True
+        return indexer.load().summary
+
+    index_only: bool = False  # set on the copy :meth:`index` loads; file sources pass it to their builder
 
 
 def make_summary(name: str, class_names: tuple[str, ...], labels: np.ndarray,

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nas.data.audio import ClipReader
+from nas.data.audio import AUDIO_SUFFIXES, ClipReader
 from nas.data.base import (
     SPLITS,
     AudioDataset,
@@ -67,8 +67,10 @@ class DatasetBuilder:
         root: dataset folder; paths are fingerprinted relative to it (a moved copy keeps its cache).
     """
 
-    def __init__(self, name: str, class_names: tuple[str, ...], sample_rate: int, root: Path):
+    def __init__(self, name: str, class_names: tuple[str, ...], sample_rate: int, root: Path, *,
+                 index_only: bool = False):
         self.name, self.class_names, self.sample_rate, self.root = name, class_names, sample_rate, root
+        self.index_only = index_only  # record names, labels and splits; decode nothing (empty clips)
         self.reader = ClipReader(sample_rate)
         self.clips: list[np.ndarray] = []
         self.labels: list[int] = []
@@ -76,6 +78,7 @@ class DatasetBuilder:
         self.groups: list[str] = []
         self.sources: list[str] = []
         self.notes: list[str] = []
+        self.noise: list[np.ndarray] = []  # background-noise recordings (augmentation), no class
         self._hash = hashlib.sha256(f"{READER_VERSION}|{sample_rate}".encode())
 
     @property
@@ -86,26 +89,54 @@ class DatasetBuilder:
     def warnings(self) -> list[str]:
         return self.reader.warnings
 
+    @property
+    def _level(self) -> int:
+        return logging.DEBUG if self.index_only else logging.INFO  # an index is checked quietly
+
     def skip(self, path: str | Path, reason: str) -> None:
-        log.warning("skipping %s: %s", path, reason)
+        log.log(logging.WARNING if not self.index_only else self._level, "skipping %s: %s", path, reason)
         self.reader.skipped.append(SkippedFile(str(path), reason))
 
     def warn(self, message: str) -> None:
-        log.warning("%s: %s", self.name, message)
+        log.log(logging.WARNING if not self.index_only else self._level, "%s: %s", self.name, message)
         self.reader.warnings.append(message)
 
     def note(self, message: str) -> None:
-        log.info("%s: %s", self.name, message)
+        log.log(self._level, "%s: %s", self.name, message)
         self.notes.append(message)
 
     def add_file(self, path: Path, label: int, split: str | None = None, group: str = "") -> bool:
-        """Read ``path`` as a clip of class ``label``; False (and recorded) when unusable."""
+        """Read ``path`` as a clip of class ``label``; False (and recorded) when unusable.
+
+        With ``index_only`` the file is only checked to exist and hold bytes; the clip is empty."""
+        if self.index_only:
+            if not path.is_file() or path.stat().st_size == 0:
+                self.skip(path, "file does not exist" if not path.is_file() else "empty file (0 bytes)")
+                return False
+            self._add(np.zeros(0, np.float32), label, split, group, _relative(path, self.root), "index")
+            return True
         clip = self.reader.read(path)
         if clip is None:
             return False
         stat = path.stat()
         self._add(clip, label, split, group, _relative(path, self.root), f"{stat.st_size}|{stat.st_mtime_ns}")
         return True
+
+    def add_noise_dir(self, folder: Path) -> list[tuple[Path, np.ndarray]]:
+        """Read every audio file in ``folder`` as background noise (for augmentation, not a class);
+        returns (path, clip) of those read. Unreadable files are skipped with the reason."""
+        read = []
+        files = audio_files(folder, AUDIO_SUFFIXES)[0] if folder.is_dir() else []
+        if self.index_only:  # an index decodes nothing: the files that hold bytes, with empty clips
+            return [(p, np.zeros(0, np.float32)) for p in files if p.stat().st_size > 0]
+        for p in files:
+            clip = self.reader.read(p)
+            if clip is not None and len(clip):
+                read.append((p, clip))
+        self.noise += [c for _, c in read]
+        if read:
+            self.note(f"{len(read)} background-noise recording(s) in '{folder.name}/' for noise augmentation")
+        return read
 
     def add_clip(self, clip: np.ndarray, label: int, split: str | None, source: str, *,
                  group: str = "", made_from: Path | None = None) -> None:
@@ -147,12 +178,13 @@ class DatasetBuilder:
             self.warn(w)
         summary = make_summary(self.name, self.class_names, labels, splits, tuple(self.skipped),
                                tuple(self.warnings), self.sample_rate, tuple(self.notes))
-        log.info("%s: %d clips, %d skipped, %d warnings", self.name, len(labels), len(self.skipped),
+        log.log(self._level, "%s: %d clips, %d skipped, %d warnings", self.name, len(labels), len(self.skipped),
                  len(self.warnings))
         group_ids = {g: i for i, g in enumerate(sorted(set(self.groups)))}
         groups = np.array([group_ids[g] for g in self.groups], dtype=np.int64)
         return AudioDataset(self.name, self.class_names, self.sample_rate, tuple(self.clips), labels,
-                            splits, self._hash.hexdigest()[:16], summary, groups, tuple(self.sources))
+                            splits, self._hash.hexdigest()[:16], summary, groups, tuple(self.sources),
+                            tuple(self.noise))
 
     def _splits(self, labels: np.ndarray, seed: int, valid_fraction: float,
                 fractions: tuple[float, float, float]) -> dict[str, np.ndarray]:

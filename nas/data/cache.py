@@ -22,12 +22,14 @@ from pathlib import Path
 import numpy as np
 
 from nas.candidate import FrontendConfig
-from nas.data.base import AudioDataset
+from nas.data.base import AudioDataset, content_fingerprint
 from nas.data.frontend import (
     FRONTEND_VERSION,
+    NOISE_SEGMENTS,
     FeatureSet,
     build_features,
     extract_features,
+    noise_features,
     validate_frontend,
 )
 
@@ -85,7 +87,22 @@ class FeatureCache:
                     self.hits += 1
         else:
             self.hits += 1
-        return build_features(dataset, cfg, raw)
+        return build_features(dataset, cfg, raw, self._noise(dataset, cfg))
+
+    def _noise(self, dataset: AudioDataset, cfg: FrontendConfig) -> np.ndarray | None:
+        """Raw features of the dataset's background-noise segments (augmentation), cached like clips."""
+        if not dataset.noise:
+            return None
+        path = self.root / dataset.fingerprint / f"{raw_key(cfg)}-noise-{content_fingerprint(*dataset.noise)}.npy"
+        expected = (NOISE_SEGMENTS, *cfg.feature_shape)
+        noise = self._read(path, expected)
+        if noise is None:
+            with self._lock(path):
+                noise = self._read(path, expected, quiet=True)
+                if noise is None:
+                    noise = noise_features(dataset.noise, dataset.sample_rate, cfg, NOISE_SEGMENTS)
+                    self._write(path, noise)
+        return noise
 
     @staticmethod
     def _read(path: Path, expected: tuple[int, ...], quiet: bool = False) -> np.ndarray | None:

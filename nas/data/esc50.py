@@ -42,7 +42,8 @@ class ESC50Source(DatasetSource):
             rows = [r for r in rows if str(r["esc10"]).strip().lower() == "true"]
         ids = class_names_by_id(rows, "target", "category", meta)
         label_of = {cid: i for i, cid in enumerate(ids)}
-        builder = DatasetBuilder(self.describe(), tuple(ids.values()), self.sample_rate, root)
+        builder = DatasetBuilder(self.describe(), tuple(ids.values()), self.sample_rate, root,
+                                  index_only=self.index_only)
         split_of = fold_rule(self.test_fold, N_FOLDS)
         audio_dir = root / "audio"
         for row in rows:

@@ -1,7 +1,8 @@
 """A user's own recordings: one sub-folder per class, any format, sample rate and channel count.
 
 Optional ``validation_list.txt`` / ``testing_list.txt`` at the root (paths like ``dog/001.wav``, the
-Speech Commands convention) fix the held-out splits; unlisted clips are training clips. Without
+Speech Commands convention) fix the held-out splits; a ``noise/`` folder holds background noise for
+augmentation and is not a class; unlisted clips are training clips. Without
 lists the clips are split 70/15/15 per class, deterministically by seed.
 """
 
@@ -17,6 +18,7 @@ from nas.errors import DataError
 
 log = logging.getLogger(__name__)
 
+NOISE_DIR = "noise"  # background-noise recordings, mixed into training clips by augmentation (not a class)
 SPLIT_LISTS = {"valid": "validation_list.txt", "test": "testing_list.txt"}
 
 
@@ -34,10 +36,12 @@ class FolderSource(DatasetSource):
 
     def load(self) -> AudioDataset:
         root = require_dir(self.root, "dataset")
-        classes = tuple(sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")))
+        classes = tuple(sorted(p.name for p in root.iterdir()
+                               if p.is_dir() and not p.name.startswith(".") and p.name != NOISE_DIR))
         if not classes:
             raise DataError(f"'{root}' has no class sub-folders: expected one folder of recordings per class")
-        builder = DatasetBuilder(self.describe(), classes, self.sample_rate, root)
+        builder = DatasetBuilder(self.describe(), classes, self.sample_rate, root,
+                                  index_only=self.index_only)
         for p in audio_files(root, AUDIO_SUFFIXES)[0]:
             builder.skip(p, "audio file outside any class folder")
         listed = self._split_lists(root, builder)
@@ -49,6 +53,7 @@ class FolderSource(DatasetSource):
                 builder.warn(f"class folder '{root / name}' holds no audio files")
             for p in files:
                 builder.add_file(p, label, listed.get(f"{name}/{p.name}") if listed else None)
+        builder.add_noise_dir(root / NOISE_DIR)
         return builder.build(seed=self.seed, fractions=self.fractions)
 
     @staticmethod

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from numbers import Real
 
 import numpy as np
@@ -26,7 +26,9 @@ log = logging.getLogger(__name__)
 
 LOG_FLOOR = 1e-6  # added to mel energies before the log (torchaudio's MFCC uses the same)
 F_MIN = 20.0
+NORM_EPS = 1e-5  # added to the standard deviation of ``global`` / ``per_clip`` normalization
 FRONTEND_VERSION = "frontend-v2"  # part of feature-cache keys: bump when the numbers change
+NOISE_SEGMENTS = 256  # background-noise segments kept as features for noise-mixing augmentation
 
 
 def validate_frontend(cfg: FrontendConfig) -> None:
@@ -39,7 +41,7 @@ def validate_frontend(cfg: FrontendConfig) -> None:
         return ConfigError(f"frontend {name}={getattr(cfg, name)!r}: {why}")
 
     choices = {"kind": ("logmel", "mfcc"), "pad_mode": ("zeros", "wrap", "reflect"),
-               "normalization": ("none", "global", "per_clip")}
+               "normalization": ("none", "global", "per_clip"), "level": ("none", "peak")}
     for name, allowed in choices.items():
         if getattr(cfg, name) not in allowed:
             raise bad(name, f"must be one of {', '.join(allowed)}")
@@ -139,10 +141,38 @@ class FeatureSet:
     class_names: tuple[str, ...]
     frontend: FrontendConfig
     class_weights: np.ndarray
+    # raw = x * scale + offset: (1, F, 1) for ``global``, (N, 1, 1) for ``per_clip``, (1, 1, 1) for ``none``;
+    # augmentation works on raw log-mel energies and normalises again.
+    offset: np.ndarray = field(default_factory=lambda: np.zeros((1, 1, 1), np.float32))
+    scale: np.ndarray = field(default_factory=lambda: np.ones((1, 1, 1), np.float32))
+    silence: np.ndarray | None = None  # (F,) raw frame of a silent input: what a time shift fills in
+    noise: np.ndarray | None = None  # (K, F, T) raw features of background-noise segments, if any
+
+    @property
+    def norm_mean(self) -> np.ndarray | None:
+        """(n_features,) mean of ``global`` normalization; None otherwise."""
+        return self.offset.ravel() if self.frontend.normalization == "global" else None
+
+    @property
+    def norm_std(self) -> np.ndarray | None:
+        return self.scale.ravel() if self.frontend.normalization == "global" else None
+
+    def normalization(self) -> dict[str, object]:
+        """What the device must apply to its raw features: ``(raw - mean[f]) / std[f]`` (``global``)."""
+        d: dict[str, object] = {"mode": self.frontend.normalization, "epsilon": NORM_EPS}
+        if self.norm_mean is not None and self.norm_std is not None:
+            d.update(mean=[float(v) for v in self.norm_mean], std=[float(v) for v in self.norm_std])
+        return d
 
     def split(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         idx = self.splits[name]
         return self.x[idx], self.y[idx]
+
+    def split_stats(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """(offset, scale) of ``name``'s clips, broadcastable against ``split(name)[0]``."""
+        idx = self.splits[name]
+        pick = (lambda a: a[idx]) if len(self.offset) > 1 else (lambda a: a)
+        return pick(self.offset), pick(self.scale)
 
     @property
     def input_shape(self) -> tuple[int, int]:
@@ -155,9 +185,13 @@ class FeatureSet:
 
 def fixed_length_waves(clips: tuple[np.ndarray, ...] | list[np.ndarray], rate: int, cfg: FrontendConfig
                        ) -> np.ndarray:
-    """(N, cfg.n_samples) float32: clips cut/padded at their own ``rate``, then resampled as a batch."""
+    """(N, cfg.n_samples) float32: clips cut/padded at their own ``rate`` (and peak-normalised when
+    ``cfg.level`` is ``peak``), then resampled as a batch."""
     n_src = int(math.ceil(cfg.clip_seconds * rate))
     waves = np.stack([fit_length(c, n_src, cfg.pad_mode) for c in clips]).astype(np.float32)
+    if cfg.level == "peak":
+        peak = np.abs(waves).max(axis=1, keepdims=True)
+        waves = np.where(peak > 0, waves / np.maximum(peak, 1e-12), waves).astype(np.float32)
     waves = resample(waves, rate, cfg.sample_rate)  # (N, ~n_samples)
     if waves.shape[1] >= cfg.n_samples:
         return np.ascontiguousarray(waves[:, :cfg.n_samples])
@@ -175,22 +209,60 @@ def extract_features(dataset: AudioDataset, cfg: FrontendConfig, batch: int = 25
     return out
 
 
+def normalization_stats(raw: np.ndarray, train_idx: np.ndarray, mode: str) -> tuple[np.ndarray, np.ndarray]:
+    """(offset, scale) with ``normalised = (raw - offset) / scale``.
+
+    ``global``: per-coefficient mean/std of the training split; ``per_clip``: each clip's own mean/std
+    (removes the recording level); ``none``: 0 and 1."""
+    if mode == "global":
+        return (raw[train_idx].mean(axis=(0, 2), keepdims=True).astype(np.float32),
+                (raw[train_idx].std(axis=(0, 2), keepdims=True) + NORM_EPS).astype(np.float32))
+    if mode == "per_clip":
+        return (raw.mean(axis=(1, 2), keepdims=True).astype(np.float32),
+                (raw.std(axis=(1, 2), keepdims=True) + NORM_EPS).astype(np.float32))
+    return np.zeros((1, 1, 1), np.float32), np.ones((1, 1, 1), np.float32)
+
+
 def normalize(raw: np.ndarray, train_idx: np.ndarray, mode: str) -> np.ndarray:
     """``global``: per-coefficient mean/std of the training split; ``per_clip``; or ``none``."""
-    if mode == "global":
-        mean = raw[train_idx].mean(axis=(0, 2), keepdims=True)
-        std = raw[train_idx].std(axis=(0, 2), keepdims=True) + 1e-5
-        return ((raw - mean) / std).astype(np.float32)
-    if mode == "per_clip":
-        mean = raw.mean(axis=(1, 2), keepdims=True)
-        std = raw.std(axis=(1, 2), keepdims=True) + 1e-5
-        return ((raw - mean) / std).astype(np.float32)
-    return raw
+    if mode not in ("global", "per_clip"):
+        return raw
+    offset, scale = normalization_stats(raw, train_idx, mode)
+    return ((raw - offset) / scale).astype(np.float32)
 
 
-def build_features(dataset: AudioDataset, cfg: FrontendConfig, raw: np.ndarray | None = None) -> FeatureSet:
-    """Normalised :class:`FeatureSet` of ``dataset``; pass ``raw`` to reuse cached features."""
+@torch.no_grad()
+def silence_frame(cfg: FrontendConfig) -> np.ndarray:
+    """(F,) raw features of a silent frame: what a time shift moves in."""
+    return Frontend(cfg).eval()(torch.zeros(1, cfg.n_samples))[0, :, cfg.n_frames // 2].numpy().astype(np.float32)
+
+
+@torch.no_grad()
+def noise_features(noise: tuple[np.ndarray, ...], rate: int, cfg: FrontendConfig, n: int = NOISE_SEGMENTS,
+                   seed: int = 0) -> np.ndarray:
+    """Raw features (n, F, T) of ``n`` clip-length segments cut at random (by ``seed``) from ``noise``."""
+    rng = np.random.default_rng(seed)
+    n_src = int(math.ceil(cfg.clip_seconds * rate))
+    segments = []
+    for _ in range(n):
+        clip = noise[int(rng.integers(len(noise)))]
+        start = int(rng.integers(0, max(1, len(clip) - n_src + 1)))
+        segments.append(clip[start:start + n_src])
+    frontend = Frontend(cfg).eval()
+    waves = fixed_length_waves(segments, rate, cfg)
+    return frontend(torch.from_numpy(waves)).numpy().astype(np.float32)
+
+
+def build_features(dataset: AudioDataset, cfg: FrontendConfig, raw: np.ndarray | None = None,
+                   noise: np.ndarray | None = None) -> FeatureSet:
+    """Normalised :class:`FeatureSet` of ``dataset``; pass ``raw`` (and ``noise``) to reuse cached features.
+
+    Noise features are computed here when the dataset has noise recordings and ``noise`` is not given."""
     if raw is None:
         raw = extract_features(dataset, cfg)
-    x = normalize(raw, dataset.splits["train"], cfg.normalization)
-    return FeatureSet(x, dataset.labels, dataset.splits, dataset.class_names, cfg, dataset.class_weights())
+    if noise is None and dataset.noise:
+        noise = noise_features(dataset.noise, dataset.sample_rate, cfg)
+    offset, scale = normalization_stats(raw, dataset.splits["train"], cfg.normalization)
+    x = ((raw - offset) / scale).astype(np.float32) if cfg.normalization in ("global", "per_clip") else raw
+    return FeatureSet(x, dataset.labels, dataset.splits, dataset.class_names, cfg, dataset.class_weights(),
+                      offset=offset, scale=scale, silence=silence_frame(cfg), noise=noise)

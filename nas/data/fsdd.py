@@ -50,7 +50,8 @@ class FSDDSource(DatasetSource):
         root = require_dir(self.root, "FSDD")
         folder = root / "recordings" if (root / "recordings").is_dir() else root
         files, others = audio_files(folder, frozenset({".wav"}))
-        builder = DatasetBuilder(self.describe(), CLASSES, self.sample_rate, root)
+        builder = DatasetBuilder(self.describe(), CLASSES, self.sample_rate, root,
+                                  index_only=self.index_only)
         for p in others:
             if p.suffix.lower() in AUDIO_SUFFIXES:
                 builder.skip(p, f"FSDD recordings are .wav files, not {p.suffix}")
@@ -78,5 +79,6 @@ class FSDDSource(DatasetSource):
         if test not in speakers:
             raise DataError(f"FSDD at '{self.root}': no speaker '{test}'; speakers: {', '.join(speakers)}")
         valid = speakers[(speakers.index(test) + 1) % len(speakers)]
-        log.info("FSDD speaker split: test %s, valid %s", test, valid)
+        log.log(logging.DEBUG if self.index_only else logging.INFO, "FSDD speaker split: test %s, valid %s", test,
+                valid)
         return lambda speaker, take: "test" if speaker == test else "valid" if speaker == valid else "train"

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nas.data.audio import AUDIO_SUFFIXES, UnreadableAudio, read_audio
+from nas.data.audio import AUDIO_SUFFIXES
 from nas.data.base import AudioDataset, DatasetSource
 from nas.data.builder import DatasetBuilder, audio_files, require_dir
 from nas.errors import DataError
@@ -64,7 +64,8 @@ class SpeechCommandsSource(DatasetSource):
         if not words:
             raise DataError(f"no word folders in Speech Commands folder '{root}'")
         classes = (SILENCE, UNKNOWN, *WORDS) if self.task == "12" else tuple(words)
-        builder = DatasetBuilder(self.describe(), classes, self.sample_rate, root)
+        builder = DatasetBuilder(self.describe(), classes, self.sample_rate, root,
+                                  index_only=self.index_only)
         split_of = self._split_rule(root, builder)
         per_split: dict[str, list[tuple[Path, int, str]]] = {"train": [], "valid": [], "test": []}
         unknown: dict[str, list[tuple[Path, int, str]]] = {"train": [], "valid": [], "test": []}
@@ -79,6 +80,10 @@ class SpeechCommandsSource(DatasetSource):
                     per_split[split_of(rel)].append((p, classes.index(word), speaker))
                 else:
                     unknown[split_of(rel)].append((p, classes.index(UNKNOWN), speaker))
+        if self.task == "12" and not any(unknown.values()):
+            raise DataError(f"Speech Commands folder '{root}' has no auxiliary words (folders besides "
+                            f"{', '.join(WORDS)}) to make the {UNKNOWN} class of the 12-class task from: add them "
+                            "(the dataset ships 25) or use speech-commands-all")
         rng = np.random.default_rng(self.seed)
         for split, items in per_split.items():
             if self.task == "12":
@@ -90,8 +95,9 @@ class SpeechCommandsSource(DatasetSource):
                              "other words")
             for path, label, speaker in items:
                 builder.add_file(path, label, split, group=speaker)
+        noises = builder.add_noise_dir(root / NOISE_DIR)  # also mixed in by augmentation
         if self.task == "12":
-            self._add_silence(root, builder, rng, {s: len(v) for s, v in per_split.items()})
+            self._add_silence(root, builder, rng, {s: len(v) for s, v in per_split.items()}, noises)
         return builder.build(seed=self.seed)
 
     def _split_rule(self, root: Path, builder: DatasetBuilder):
@@ -110,16 +116,18 @@ class SpeechCommandsSource(DatasetSource):
         return lambda rel: listed.get(rel, "train")
 
     def _add_silence(self, root: Path, builder: DatasetBuilder, rng: np.random.Generator,
-                     word_counts: dict[str, int]) -> None:
+                     word_counts: dict[str, int], noises: list[tuple[Path, np.ndarray]]) -> None:
         """``_silence_`` clips: 1 s of a random noise recording at a random level (0..1)."""
         noise_dir = root / NOISE_DIR
-        files = audio_files(noise_dir, AUDIO_SUFFIXES)[0] if noise_dir.is_dir() else []
-        noises = []
-        for p in files:
-            try:
-                noises.append((p, read_audio(p, self.sample_rate)))
-            except UnreadableAudio as e:
-                builder.skip(p, e.skipped.reason)
+        if builder.index_only:  # the index: a noise file to cut from is enough, nothing is decoded
+            if not noises:
+                raise DataError(f"no background noise recordings in '{noise_dir}': the 12-class task makes its "
+                                f"{SILENCE} class from it (use speech-commands-all for the words only)")
+            for split, count in word_counts.items():
+                for i in range(math.ceil(count * self.silence_percent / 100)):
+                    builder.add_clip(np.zeros(0, np.float32), builder.class_names.index(SILENCE), split,
+                                     f"{NOISE_DIR}#{i}", group=NOISE_DIR)
+            return
         if not noises:
             raise DataError(f"no readable background noise in '{noise_dir}': the 12-class task makes its "
                             f"{SILENCE} class from it (use speech-commands-all for the words only)")

@@ -38,7 +38,8 @@ class UrbanSound8KSource(DatasetSource):
         rows = read_metadata(meta, COLUMNS, "UrbanSound8K")
         ids = class_names_by_id(rows, "classID", "class", meta)
         label_of = {cid: i for i, cid in enumerate(ids)}
-        builder = DatasetBuilder(self.describe(), tuple(ids.values()), self.sample_rate, root)
+        builder = DatasetBuilder(self.describe(), tuple(ids.values()), self.sample_rate, root,
+                                  index_only=self.index_only)
         split_of = fold_rule(self.test_fold, N_FOLDS)
         for row in rows:
             fold = parse_fold(row["fold"], N_FOLDS)

@@ -3,19 +3,22 @@
 Public interface::
 
     from nas.hardware import (HardwareProfile, load_profile, list_profiles, price, price_all,
-                              read_graph, measure_arena, CostReport, LayerCost)
+                              read_graph, measure_arena, CostReport, LayerCost, EnergyEstimate)
 
 Importing this package loads no runtime: TFLite-Micro, LiteRT and the flatbuffer bindings are imported
 on first use. The package imports only ``nas.candidate``, ``nas.errors`` and itself.
 """
 
 from nas.hardware.arena import ArenaMeasurement, measure_arena
+from nas.hardware.energy import EnergyEstimate, estimate_energy, has_energy_model
 from nas.hardware.graph import Graph, OpInfo, TensorInfo, read_graph
 from nas.hardware.pricing import price, price_all
 from nas.hardware.profiles import HardwareProfile, list_profiles, load_profile, profile_names
-from nas.hardware.report import CostReport, LayerCost
+from nas.hardware.report import CostReport, LayerCost, split_of_stored
 
 __all__ = [
-    "ArenaMeasurement", "CostReport", "Graph", "HardwareProfile", "LayerCost", "OpInfo", "TensorInfo",
+    "ArenaMeasurement", "CostReport", "EnergyEstimate", "estimate_energy", "has_energy_model",
+    "Graph", "HardwareProfile", "LayerCost", "OpInfo", "TensorInfo",
     "list_profiles", "load_profile", "measure_arena", "price", "price_all", "profile_names", "read_graph",
+    "split_of_stored",
 ]

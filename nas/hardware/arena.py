@@ -17,7 +17,8 @@ import logging
 import re
 from dataclasses import dataclass
 
-from nas.hardware.graph import digest_of
+from nas.hardware.graph import Graph, digest_of
+from nas.hardware.kernels import tflm_unsupported
 from nas.logs import native_output
 
 logger = logging.getLogger(__name__)
@@ -75,3 +76,13 @@ def _failure_reason(log: str, err: BaseException | None) -> str:
     if err is not None:
         text = f"{text}; {type(err).__name__}: {err}" if text else f"{type(err).__name__}: {err}"
     return text[:2000] or "TFLite-Micro failed without a message"
+
+
+def tflm_refusal(data: bytes, graph: Graph) -> str | None:
+    """Why TFLite-Micro cannot run the model (its allocator's words and our static checks), or None."""
+    arena = measure_arena(data)
+    reason = None if arena.ok else f"TFLite-Micro refused the model: {arena.message}"
+    static = tflm_unsupported(graph)
+    if static:
+        return f"{static} ({reason})" if reason else static
+    return reason

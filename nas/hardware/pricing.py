@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +18,13 @@ from nas.candidate import FrontendConfig
 from nas.errors import ExportError
 from nas.hardware import cortex_a, mcu
 from nas.hardware.agent_client import profile_on_agent
-from nas.hardware.arena import measure_arena
+from nas.hardware.arena import measure_arena, tflm_refusal
+from nas.hardware.energy import DEFAULT_RATE_HZ, estimate_energy
 from nas.hardware.frontend import frontend_cost
 from nas.hardware.graph import Graph, read_graph
 from nas.hardware.host import measure_host
-from nas.hardware.kernels import classify, tflm_unsupported
+from nas.hardware.kernels import classify
+from nas.hardware.npu_pricing import price_npu
 from nas.hardware.planner import align_up, greedy_plan, lifetimes, tail_bytes_32bit, temp_init_bytes_32bit
 from nas.hardware.profiles import HardwareProfile
 from nas.hardware.report import CostReport, Source
@@ -41,30 +44,63 @@ def _bytes_of(tflite: bytes | Path | str) -> bytes:
         raise ExportError(f"cannot read .tflite file {tflite}: {e}") from e
 
 
-def price(tflite: bytes | Path, profile: HardwareProfile, *, frontend: FrontendConfig | None = None) -> CostReport:
-    """Latency, RAM and flash of one model on one profile (see :class:`CostReport`)."""
+def price(tflite: bytes | Path, profile: HardwareProfile, *, frontend: FrontendConfig | None = None,
+          inference_rate_hz: float = DEFAULT_RATE_HZ) -> CostReport:
+    """Latency, RAM, flash and (MCU) energy of one model on one profile (see :class:`CostReport`).
+
+    Without ``frontend`` the figures are the network's alone; with it, the frontend's cost is added
+    and kept beside the totals (``CostReport.frontend_*``). The average power is taken at
+    ``inference_rate_hz``."""
     data = _bytes_of(tflite)
     graph = read_graph(data)
-    if profile.kind == "mcu":
-        return _price_mcu(data, graph, profile, frontend)
-    return _price_cpu(data, graph, profile, frontend)
+    if profile.kind == "mcu" and profile.npu is not None:
+        report = price_npu(data, graph, profile)
+        npu = report.details.get("npu", {})
+        if "error" in npu:  # vela missing or failed: the CPU's figures, not deployable, with vela's words
+            cpu = _price_mcu(data, graph, profile)
+            report = replace(cpu, deployable=False, reason=report.reason, details={**cpu.details, "npu": npu})
+    elif profile.kind == "mcu":
+        report = _price_mcu(data, graph, profile)
+    else:
+        report = _price_cpu(data, graph, profile)
+    report = _with_frontend(report, profile, frontend)
+    if profile.kind == "mcu":  # energy of the network's time plus the frontend's (None without cost.active_mw)
+        energy = estimate_energy(profile, report.latency_ms - report.frontend_ms, report.frontend_ms,
+                                 rate_hz=inference_rate_hz)
+        report = replace(report, energy=energy)
+    return report
+
+
+def _with_frontend(r: CostReport, profile: HardwareProfile, fe: FrontendConfig | None) -> CostReport:
+    """Add the frontend's cost (flash only on microcontrollers), then check the board's budgets."""
+    latency, ram_kb, flash_kb, details = r.latency_ms, r.ram_kb, r.flash_kb, dict(r.details)
+    fe_ms = fe_ram = fe_flash = 0.0
+    if fe is not None:
+        fc = frontend_cost(fe, profile)
+        fe_ms, fe_ram = fc.ms, fc.ram_bytes / KB
+        fe_flash = fc.flash_bytes / KB if profile.kind == "mcu" else 0.0
+        latency, ram_kb, flash_kb = latency + fe_ms, ram_kb + fe_ram, flash_kb + fe_flash
+        details.update(fc.details)
+    reason = r.reason
+    if reason is None and ram_kb > profile.sram_kb:
+        reason = f"needs {ram_kb:.1f} KB RAM, {profile.name} has {profile.sram_kb:g} KB"
+    if reason is None and profile.kind == "mcu" and flash_kb > profile.flash_kb:
+        reason = f"needs {flash_kb:.1f} KB flash, {profile.name} has {profile.flash_kb:g} KB"
+    return replace(r, deployable=reason is None, reason=reason, latency_ms=latency, ram_kb=ram_kb,
+                   flash_kb=flash_kb, details=details, frontend_ms=fe_ms, frontend_ram_kb=fe_ram,
+                   frontend_flash_kb=fe_flash)
 
 
 def price_all(tflite: bytes | Path, profiles: Iterable[HardwareProfile], *,
-              frontend: FrontendConfig | None = None) -> list[CostReport]:
+              frontend: FrontendConfig | None = None, inference_rate_hz: float = DEFAULT_RATE_HZ) -> list[CostReport]:
     data = _bytes_of(tflite)
-    return [price(data, p, frontend=frontend) for p in profiles]
+    return [price(data, p, frontend=frontend, inference_rate_hz=inference_rate_hz) for p in profiles]
 
 
-def _price_mcu(data: bytes, graph: Graph, profile: HardwareProfile, fe: FrontendConfig | None) -> CostReport:
+def _price_mcu(data: bytes, graph: Graph, profile: HardwareProfile) -> CostReport:
     details: dict[str, Any] = {"runtime": f"tflm + {profile.kernels} ({profile.kernel_variant})"}
     arena = measure_arena(data)
-    reason = None if arena.ok else f"TFLite-Micro refused the model: {arena.message}"
-    static = tflm_unsupported(graph)
-    if static and reason is None:
-        reason = static
-    elif static:
-        reason = f"{static} ({reason})"
+    reason = tflm_refusal(data, graph)
     # 32-bit arena: re-plan with the scratch buffers of this build's kernel variant.
     variant = profile.kernel_variant if profile.kernels == "cmsis-nn" else "c"
     choices = {op.index: classify(graph, op, variant) for op in graph.ops}
@@ -91,16 +127,6 @@ def _price_mcu(data: bytes, graph: Graph, profile: HardwareProfile, fe: Frontend
     ram = arena_bytes + profile.runtime_ram_kb * KB
     flash = align_up(len(data)) + profile.runtime_code_kb * KB
     flash += KB * sum(profile.op_code_kb.get(op, DEFAULT_OP_CODE_KB) for op in graph.op_types)
-    if fe is not None:
-        fc = frontend_cost(fe, profile)
-        latency_ms += fc.ms
-        ram += fc.ram_bytes
-        flash += fc.flash_bytes
-        details.update(fc.details)
-    if reason is None and ram > profile.sram_kb * KB:
-        reason = f"needs {ram / KB:.1f} KB RAM, {profile.name} has {profile.sram_kb:g} KB"
-    if reason is None and flash > profile.flash_kb * KB:
-        reason = f"needs {flash / KB:.1f} KB flash, {profile.name} has {profile.flash_kb:g} KB"
     return CostReport(
         device=profile.name, deployable=reason is None, latency_ms=latency_ms, ram_kb=ram / KB,
         flash_kb=flash / KB, arena_kb=arena_bytes / KB, macs=graph.macs, params=graph.params,
@@ -108,7 +134,7 @@ def _price_mcu(data: bytes, graph: Graph, profile: HardwareProfile, fe: Frontend
         layers=layers, details=details)
 
 
-def _price_cpu(data: bytes, graph: Graph, profile: HardwareProfile, fe: FrontendConfig | None) -> CostReport:
+def _price_cpu(data: bytes, graph: Graph, profile: HardwareProfile) -> CostReport:
     details: dict[str, Any] = {"runtime": f"litert + {profile.kernels}"}
     est_ms, layers = cortex_a.estimate(graph, profile)
     source: Source = "estimated"
@@ -137,13 +163,6 @@ def _price_cpu(data: bytes, graph: Graph, profile: HardwareProfile, fe: Frontend
         # model of a process), so it is shown, not used: RAM stays the model + activations estimate.
         details["measured_mem_delta_kb"] = measured.get("peak_mem_kb")
     flash_kb = len(data) / KB + profile.runtime_code_kb
-    if fe is not None:
-        fc = frontend_cost(fe, profile)
-        latency_ms += fc.ms
-        ram_kb += fc.ram_bytes / KB
-        details.update(fc.details)
-    if reason is None and ram_kb > profile.sram_kb:
-        reason = f"needs {ram_kb:.0f} KB RAM, {profile.name} has {profile.sram_kb:g} KB"
     return CostReport(
         device=profile.name, deployable=reason is None, latency_ms=latency_ms, ram_kb=ram_kb, flash_kb=flash_kb,
         arena_kb=0.0, macs=graph.macs, params=graph.params, latency_source=source, ram_source=ram_source,

@@ -46,7 +46,33 @@ _FIELDS: dict[str, tuple[tuple[type, ...], bool]] = {
     "cost": ((dict,), True),
     "agent_url": ((str, type(None)), False),
     "agent_token_env": ((str,), False),
+    "npu": ((dict,), False),
 }
+#: ``npu:`` keys -> type; every one is required when the block is present.
+_NPU_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "accelerator": str, "system_config": str, "memory_mode": str, "clock_mhz": (int, float),
+    "driver_code_kb": (int, float), "driver_ram_kb": (int, float), "source": str}
+
+
+@dataclass(frozen=True)
+class NpuConfig:
+    """An Arm Ethos-U NPU beside the Cortex-M core, compiled for and priced by ``ethos-u-vela``.
+
+    Attributes:
+        accelerator: vela's ``--accelerator-config`` (``ethos-u55-256``, ``ethos-u65-256``, ...).
+        system_config / memory_mode: sections of Arm's ``vela.ini`` shipped with vela.
+        clock_mhz: NPU clock; vela's cycle estimate is divided by it.
+        driver_code_kb / driver_ram_kb: the Ethos-U core driver and TFLM's ETHOSU kernel.
+        source: where the figures come from.
+    """
+
+    accelerator: str
+    system_config: str
+    memory_mode: str
+    clock_mhz: float
+    driver_code_kb: float
+    driver_ram_kb: float
+    source: str
 
 
 @dataclass(frozen=True)
@@ -61,6 +87,7 @@ class HardwareProfile:
         runtime_ram_kb: RAM besides the arena (stack, .data/.bss) or the runtime's resident memory.
         cost: coefficient name -> value; ``sources`` gives the citation of each, keyed the same way.
         agent_url: a device agent; when set, latency is measured there (:mod:`nas.hardware.agent`).
+        npu: an Ethos-U NPU that runs what vela can place on it (:mod:`nas.hardware.ethosu`).
     """
 
     name: str
@@ -82,6 +109,7 @@ class HardwareProfile:
     op_code_kb: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
     agent_url: str | None = None
     agent_token_env: str | None = None
+    npu: NpuConfig | None = None
     path: str = ""
 
     def coef(self, key: str, default: float | None = None) -> float:
@@ -118,6 +146,12 @@ def load_profile(name_or_path: str | Path) -> HardwareProfile:
     p = yamlfile.locate(name_or_path, profiles_dir(), "hardware profile")
     raw = yamlfile.read(p)
     return _validate(raw, str(p))
+
+
+def parse_profile(raw: Any, where: str) -> HardwareProfile:
+    """Validate a profile document already loaded (an inline JSON object, a stored copy); ``where`` names it in
+    messages, which are those of a YAML file."""
+    return _validate(raw, where)
 
 
 def _validate(raw: Any, where: str) -> HardwareProfile:
@@ -157,8 +191,25 @@ def _validate(raw: Any, where: str) -> HardwareProfile:
         cost=MappingProxyType(cost), sources=MappingProxyType(sources), description=raw["description"],
         source=raw["source"], kernel_variant=raw.get("kernel_variant", "none"), fpu=raw.get("fpu", True),
         op_code_kb=MappingProxyType(op_code), agent_url=raw.get("agent_url"),
-        agent_token_env=raw.get("agent_token_env"), path=where,
+        agent_token_env=raw.get("agent_token_env"), npu=_npu(where, raw.get("npu")), path=where,
     )
+
+
+def _npu(where: str, raw: dict[str, Any] | None) -> NpuConfig | None:
+    if raw is None:
+        return None
+    for key in raw:
+        if key not in _NPU_FIELDS:
+            raise ConfigError(f"{where}: unknown key 'npu.{key}'; allowed: {', '.join(_NPU_FIELDS)}")
+    for key, types in _NPU_FIELDS.items():
+        if key not in raw:
+            raise ConfigError(f"{where}: missing required key 'npu.{key}'")
+        if not isinstance(raw[key], types) or isinstance(raw[key], bool):
+            raise ConfigError(f"{where}: key 'npu.{key}' has the wrong type ({raw[key]!r})")
+    if raw["clock_mhz"] <= 0:
+        raise ConfigError(f"{where}: key 'npu.clock_mhz' must be > 0, got {raw['clock_mhz']!r}")
+    return NpuConfig(raw["accelerator"], raw["system_config"], raw["memory_mode"], float(raw["clock_mhz"]),
+                     float(raw["driver_code_kb"]), float(raw["driver_ram_kb"]), raw["source"])
 
 
 def _choice(where: str, raw: dict[str, Any], key: str, allowed: tuple[str, ...]) -> None:

@@ -19,22 +19,29 @@ def list_devices() -> list[dict[str, Any]]:
     """The shipped hardware profiles as plain dicts."""
     from nas.hardware import list_profiles
 
-    return [{"name": p.name, "kind": p.kind, "core": p.core, "clock_mhz": p.clock_mhz, "sram_kb": p.sram_kb,
-             "flash_kb": p.flash_kb, "runtime": p.runtime, "kernels": p.kernels,
-             "kernel_variant": p.kernel_variant, "measured": bool(p.agent_url) or p.kind == "host",
-             "description": p.description, "source": p.source} for p in list_profiles()]
+    return [device_dict(p) for p in list_profiles()]
+
+
+def device_dict(p: Any) -> dict[str, Any]:
+    """One hardware profile as the API shows it."""
+    return {"name": p.name, "kind": p.kind, "core": p.core, "clock_mhz": p.clock_mhz, "sram_kb": p.sram_kb,
+            "flash_kb": p.flash_kb, "runtime": p.runtime, "kernels": p.kernels,
+            "kernel_variant": p.kernel_variant, "measured": bool(p.agent_url) or p.kind == "host",
+            "description": p.description, "source": p.source}
 
 
 def list_space_infos() -> list[dict[str, Any]]:
     """The shipped search spaces: name, description, families and their parameters, size."""
     from nas.space import list_spaces
 
-    out = []
-    for sp in list_spaces():
-        size = sp.size()
-        out.append({"name": sp.name, "description": sp.description, "families": list(sp.families),
-                    "size": None if math.isinf(size) else int(size), "lines": sp.lines()})
-    return out
+    return [space_dict(sp) for sp in list_spaces()]
+
+
+def space_dict(sp: Any) -> dict[str, Any]:
+    """One search space as the API shows it."""
+    size = sp.size()
+    return {"name": sp.name, "description": sp.description, "families": list(sp.families),
+            "size": None if math.isinf(size) else int(size), "lines": sp.lines()}
 
 
 def _token_hash(token: str) -> str:
@@ -67,3 +74,17 @@ def list_api_tokens(session: Session) -> list[tuple[str, dt.datetime]]:
 def api_token_owner(session: Session, token: str) -> str | None:
     """The name of the stored token equal to ``token``, or None."""
     return session.scalar(select(ApiTokenRow.name).where(ApiTokenRow.token_sha256 == _token_hash(token)))
+
+
+def check_space(doc: Any) -> dict[str, Any]:
+    """Validate a search space given as a document (a JSON object) with the YAML files' schema and messages."""
+    from nas.space import parse_space
+
+    return space_dict(parse_space(doc, "search space (request body)"))
+
+
+def check_profile(doc: Any) -> dict[str, Any]:
+    """Validate a hardware profile given as a document with the YAML files' schema and messages."""
+    from nas.hardware.profiles import parse_profile
+
+    return device_dict(parse_profile(doc, "hardware profile (request body)"))

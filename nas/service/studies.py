@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from nas.data import get_source
 from nas.db import ArtifactRow, FrontHistoryRow, MeasurementRow, ParetoPointRow, StudyRow, TrialRow
 from nas.errors import ConfigError, NotFoundError
-from nas.hardware import load_profile
-from nas.space import load_space
-from nas.study import create_optuna_study, savings
-from nas.study_config import StudyConfig
+from nas.hardware import has_energy_model, split_of_stored
+from nas.service.datasets import prepare_dataset
+from nas.study import create_optuna_study, savings, starting_points
+from nas.study_config import ENERGY_OBJECTIVES, StudyConfig
 
 
 @dataclass(frozen=True)
@@ -59,6 +58,11 @@ class FrontPoint:
     macs: int | None
     device: str
     feasible: bool
+    split: dict[str, dict[str, float]] = field(default_factory=dict)  # frontend (DSP) / network / total
+    # energy (issue 19), from the measurement's JSON report; None on devices without an energy model
+    energy_uj: float | None = None
+    power_mw: float | None = None
+    inference_rate_hz: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -76,11 +80,15 @@ def create_study(session: Session, db_url: str, cfg: StudyConfig, *, owner: str 
     (status ``running``: workers pick it up)."""
     if session.scalars(select(StudyRow.id).where(StudyRow.name == cfg.name)).first() is not None:
         raise ConfigError(f"a study named '{cfg.name}' already exists")
-    load_space(cfg.space)
-    for d in cfg.devices:
-        load_profile(d)
-    get_source(cfg.dataset)  # the name and its options; the data is read by the workers
-    create_optuna_study(cfg, db_url)
+    cfg = cfg.with_documents()  # space and profiles validated and stored with the study
+    first = cfg.profile(cfg.devices[0])
+    wants_energy = [o for o in cfg.objectives if o in ENERGY_OBJECTIVES]
+    wants_energy += ["max_energy_uj"] if cfg.max_energy_uj else []
+    if wants_energy and not has_energy_model(first):
+        raise ConfigError(f"{', '.join(wants_energy)}: the first device '{first.name}' has no energy model "
+                          "(only microcontroller profiles with cost.active_mw price energy; see 'nas devices')")
+    cfg = prepare_dataset(session, cfg)  # a registered name becomes its spec; the index is checked
+    create_optuna_study(cfg, db_url, starting_points(cfg, cfg.search_space(), db_url))
     session.add(StudyRow(name=cfg.name, config=cfg.model_dump(), status="running", budget=cfg.n_trials,
                          owner=owner))
     session.commit()
@@ -146,9 +154,11 @@ def pareto(session: Session, name: str, *, device: str | None = None, feasible_o
 
 
 def _point(t: TrialRow, m: MeasurementRow) -> FrontPoint:
+    energy = (m.report or {}).get("energy") or {}
     return FrontPoint(t.number, t.id, t.family, t.arch, t.frontend, t.bits, t.prune_ratio, t.accuracy,
                       t.test_accuracy, m.latency_ms, m.ram_kb, m.flash_kb, m.latency_source, m.ram_source,
-                      t.params, t.macs, m.device, t.feasible)
+                      t.params, t.macs, m.device, t.feasible, split_of_stored(m.report) if m.report else {},
+                      energy.get("energy_uj"), energy.get("power_mw"), energy.get("inference_rate_hz"))
 
 
 def export_model(session: Session, name: str, number: int) -> bytes:

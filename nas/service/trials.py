@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from sqlalchemy import func, select
@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from nas.db import ArtifactRow, MeasurementRow, StudyRow, TrialRow
 from nas.errors import ConfigError, NotFoundError
+from nas.hardware.report import split_of_stored
 from nas.service.studies import _study
 
 TRIAL_SORT_KEYS = ("number", "accuracy", "latency_ms", "ram_kb", "flash_kb", "params", "macs", "finished_at")
@@ -61,8 +62,11 @@ _SUMMARY_COLUMNS = (TrialRow.id, TrialRow.number, TrialRow.status, TrialRow.reas
 
 
 def list_trials(session: Session, name: str, *, page: int = 1, per_page: int = 50, sort: str = "number",
-                order: str = "asc", status: str | None = None) -> TrialPage:
+                order: str = "asc", status: str | None = None, after: int | None = None) -> TrialPage:
     """One page of a study's finished trials sorted by ``sort`` (missing figures last).
+
+    ``after``: only trials recorded after the one with that id (ids grow as trials finish), so a client that
+    polls with the largest id it has seen gets only the new ones.
 
     Raises:
         NotFoundError: no such study. ConfigError: unknown sort key or order.
@@ -75,6 +79,8 @@ def list_trials(session: Session, name: str, *, page: int = 1, per_page: int = 5
         raise ConfigError("page must be >= 1 and per_page between 1 and 1000")
     row = _study(session, name)
     where = [TrialRow.study_id == row.id] + ([TrialRow.status == status] if status else [])
+    if after is not None:
+        where.append(TrialRow.id > after)
     total = session.scalar(select(func.count()).select_from(TrialRow).where(*where)) or 0
     col = getattr(TrialRow, sort)
     key = col.desc() if order == "desc" else col.asc()
@@ -102,6 +108,8 @@ class DeviceFigures:
     reason: str | None
     layers: list[dict[str, Any]]
     details: dict[str, Any]
+    split: dict[str, dict[str, float]] = field(default_factory=dict)  # frontend (DSP) / network / total
+    energy: dict[str, Any] | None = None  # EnergyEstimate as stored in the measurement's report
 
 
 @dataclass(frozen=True)
@@ -150,7 +158,7 @@ def _device_figures(m: MeasurementRow) -> DeviceFigures:
     return DeviceFigures(m.device, m.deployable, m.latency_ms, m.ram_kb, m.flash_kb,
                          float(rep.get("arena_kb", 0.0)), m.latency_source, m.ram_source,
                          str(rep.get("flash_source", "estimated")), rep.get("reason"), layers,
-                         dict(rep.get("details", {})))
+                         dict(rep.get("details", {})), split_of_stored(rep) if rep else {}, rep.get("energy"))
 
 
 def _trial_row(session: Session, trial_id: int) -> TrialRow:
@@ -197,8 +205,11 @@ def price_trial_everywhere(session: Session, trial_id: int) -> list[DeviceFigure
     _, data = trial_model(session, trial_id)
     t = _trial_row(session, trial_id)
     frontend = Candidate.from_dict(t.candidate).frontend
+    config = session.scalar(select(StudyRow.config).where(StudyRow.id == t.study_id)) or {}
+    rate = float(config.get("inference_rate_hz", 1.0))  # average power at the study's rate
     out = []
-    for r in price_all(data, list_profiles(), frontend=frontend):
+    for r in price_all(data, list_profiles(), frontend=frontend, inference_rate_hz=rate):
         out.append(DeviceFigures(r.device, r.deployable, r.latency_ms, r.ram_kb, r.flash_kb, r.arena_kb,
-                                 r.latency_source, r.ram_source, r.flash_source, r.reason, [], {}))
+                                 r.latency_source, r.ram_source, r.flash_source, r.reason, [], {}, r.split(),
+                                 asdict(r.energy) if r.energy else None))
     return out

@@ -93,6 +93,13 @@ def test_pareto_plot_click_through_to_trial(server, page, study):
     page.wait_for_selector(POINTS, timeout=20_000)
     assert page.locator(POINTS).count() == len(front)
     assert page.eval_on_selector("#pareto", "gd => gd.data.reduce((n, t) => n + t.x.length, 0)") == len(front)
+    if study == STUDY:  # real trials carry energy (issue 19): energy per inference on the x axis
+        before = page.eval_on_selector("#x-axis", "e => e.value")
+        page.select_option("#x-axis", "energy_uj")
+        xs = page.eval_on_selector("#pareto", "gd => gd.data.flatMap(t => Array.from(t.x))")
+        assert sorted(xs) == pytest.approx(sorted(p["energy_uj"] for p in front))
+        assert page.eval_on_selector("#pareto", "gd => gd.layout.xaxis.title.text").startswith("energy per inference")
+        page.select_option("#x-axis", before)
     page.wait_for_selector("#hv .scatterlayer .trace", timeout=10_000)
     page.wait_for_selector("#parcoords .parcoords", timeout=10_000)
     assert page.locator("#trials tbody tr").count() > 0

@@ -21,7 +21,8 @@ router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(env=jinja2.Environment(loader=jinja2.PackageLoader("nas.api", "templates"),
                                                    autoescape=jinja2.select_autoescape()))
 
-AXES = ("accuracy", "test_accuracy", "latency_ms", "ram_kb", "flash_kb", "params", "macs", "bits", "prune_ratio")
+AXES = ("accuracy", "test_accuracy", "latency_ms", "ram_kb", "flash_kb", "energy_uj", "power_mw", "params", "macs",
+        "bits", "prune_ratio")
 TRIAL_COLUMNS = (("number", "#"), ("status", "status"), ("arch", "architecture"), ("bits", "bits"),
                  ("prune_ratio", "prune"), ("accuracy", "acc"), ("test_accuracy", "test"),
                  ("latency_ms", "latency ms"), ("ram_kb", "RAM KB"), ("flash_kb", "flash KB"),

@@ -78,10 +78,12 @@ def trials(name: StudyName, session: SessionDep,
            sort: SortKey = "number",
            order: Literal["asc", "desc"] = "asc",
            trial_status: Annotated[Literal["ok", "infeasible", "failed"] | None, Query(alias="status")] = None,
+           after: Annotated[int | None, Query(ge=0, le=2**31 - 1, description="only trials with a larger id (ids "
+                                              "grow as trials finish): poll with the largest id seen")] = None,
            ) -> TrialPageOut:
     """One page of the finished trials, sorted by a figure (missing figures last)."""
     return TrialPageOut.model_validate(service.list_trials(session, name, page=page, per_page=per_page, sort=sort,
-                                                           order=order, status=trial_status))
+                                                           order=order, status=trial_status, after=after))
 
 
 @router.get("/{name}/history", response_model=list[HistoryPointOut], dependencies=reads)

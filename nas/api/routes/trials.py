@@ -26,6 +26,19 @@ def get_model(trial_id: TrialId, session: SessionDep) -> Response:
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
+@router.get("/{trial_id}/firmware.zip", response_class=Response,
+            responses={200: {"content": {"application/zip": {}},
+                             "description": "model_data.h/.cc, manifest.json and model.tflite (docs/deploy.md)"}})
+def get_firmware(trial_id: TrialId, session: SessionDep, device: str | None = None) -> Response:
+    """C sources for TFLite-Micro and the manifest (frontend, normalization, quantization, figures) for
+    ``device`` (default: the study's first)."""
+    from nas.service.firmware import firmware_zip
+
+    filename, data = firmware_zip(session, trial_id, device=device)
+    return Response(data, media_type="application/zip",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
 @router.get("/{trial_id}/profiles", response_model=list[DeviceFiguresOut])
 def price_everywhere(trial_id: TrialId, request: Request, session: SessionDep) -> list[DeviceFiguresOut]:
     """The trial's ``.tflite`` priced on every shipped profile (computed once per server process)."""

@@ -9,7 +9,8 @@
                  sort: 'number', order: 'asc', page: 1};
   const LABELS = {accuracy: 'accuracy (.tflite, valid)', test_accuracy: 'test accuracy', latency_ms: 'latency ms',
                   ram_kb: 'RAM KB', flash_kb: 'flash KB', params: 'parameters', macs: 'MACs', bits: 'bits',
-                  prune_ratio: 'prune ratio'};
+                  prune_ratio: 'prune ratio', energy_uj: 'energy per inference µJ (estimated)',
+                  power_mw: 'average power mW (estimated)'};
   const PALETTE = ['#1f77b4', '#ff7f0e', '#2ca02c', '#9467bd', '#8c564b', '#e377c2', '#17becf', '#bcbd22'];
 
   function hover(p) {
@@ -19,6 +20,8 @@
       `latency ${nas.fmt(p.latency_ms, 2)} ms (${p.latency_source})<br>` +
       `RAM ${nas.fmt(p.ram_kb, 1)} KB (${p.ram_source})<br>` +
       `flash ${nas.fmt(p.flash_kb, 1)} KB<br>` +
+      (p.energy_uj == null ? '' : `energy ${nas.fmt(p.energy_uj, 1)} µJ, ${nas.fmt(p.power_mw, 3)} mW at ` +
+        `${p.inference_rate_hz} inference/s (estimated)<br>`) +
       `params ${nas.fmt(p.params)}, MACs ${nas.fmt(p.macs)}<br>on ${nas.esc(p.device)}` +
       (p.feasible ? '' : '<br><b>infeasible</b>');
   }

@@ -54,11 +54,15 @@
     const body = document.querySelector('#all-profiles tbody');
     try {
       const rows = await nas.get(`/api/trials/${T.id}/profiles`);
+      // total, then "DSP x + net y" (frontend and network) when the figure includes a frontend
+      const part = (r, k, d) => (r.split && r.split.frontend && r.split.frontend[k])
+        ? `<br><span class="muted">DSP ${r.split.frontend[k].toFixed(d)} + net ${r.split.network[k].toFixed(d)}</span>` : '';
       body.innerHTML = rows.map(r => `<tr><td>${nas.esc(r.device)}</td><td>${r.deployable ? 'yes' : 'NO'}</td>
-        <td class="num">${r.latency_ms.toFixed(2)} <span class="src">${r.latency_source}</span></td>
-        <td class="num">${r.ram_kb.toFixed(1)} <span class="src">${r.ram_source}</span></td>
-        <td class="num">${r.flash_kb.toFixed(1)}</td><td>${nas.esc(r.reason || '')}</td></tr>`).join('');
-    } catch (e) { body.innerHTML = `<tr><td colspan="6">${nas.esc(e.message)}</td></tr>`; }
+        <td class="num">${r.latency_ms.toFixed(2)} <span class="src">${r.latency_source}</span>${part(r, 'latency_ms', 2)}</td>
+        <td class="num">${r.ram_kb.toFixed(1)} <span class="src">${r.ram_source}</span>${part(r, 'ram_kb', 1)}</td>
+        <td class="num">${r.flash_kb.toFixed(1)}${part(r, 'flash_kb', 1)}</td>
+        <td class="num">${r.energy ? r.energy.energy_uj.toFixed(1) : '-'}</td><td>${nas.esc(r.reason || '')}</td></tr>`).join('');
+    } catch (e) { body.innerHTML = `<tr><td colspan="7">${nas.esc(e.message)}</td></tr>`; }
   }
 
   const sel = document.getElementById('layer-device');
