@@ -153,8 +153,9 @@ def starting_points(cfg: StudyConfig, space: SearchSpace, url: str) -> list[Star
             earlier = optuna.load_study(study_name=cfg.warm_start, storage=optuna_storage(url))
         except KeyError as e:
             raise NotFoundError(f"warm start: no study named '{cfg.warm_start}' in this database") from e
+        names = space.param_specs().keys()
         for t in earlier.best_trials:
-            params = {k: v for k, v in t.params.items() if k in space.param_specs()}
+            params = {k: v for k, v in t.params.items() if k in names}
             reason = space.misfit(params)
             if reason:
                 log.info("warm start: trial %d of %s left out (%s)", t.number, cfg.warm_start, reason)
