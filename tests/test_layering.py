@@ -5,8 +5,8 @@ from pathlib import Path
 
 PKG = Path(__file__).resolve().parents[1] / "nas"
 ORDER = ["candidate", "errors", "yamlfile", "logs", "data", "models", "train", "compress", "deploy", "hardware",
-         "space", "pipeline", "front", "early_stopping", "study_config", "db", "study", "recovery", "workers",
-         "service", "api", "cli"]
+         "space", "front", "fidelity", "pipeline", "early_stopping", "study_config", "db", "study", "recovery",
+         "workers", "service", "api", "cli"]
 
 
 def _stage(module: str) -> str | None:

@@ -21,6 +21,9 @@ from nas.api.schemas import (
 )
 from nas.errors import ConfigError, NotFoundError
 
+#: a trial's status: stopped means stopped at a multi-fidelity rung (trained briefly, never exported)
+TrialStatusFilter = Literal["ok", "infeasible", "stopped", "failed"]
+
 router = APIRouter(prefix="/api/studies", tags=["studies"], responses=ERRORS)
 reads = [Depends(require_read)]
 
@@ -77,7 +80,7 @@ def trials(name: StudyName, session: SessionDep,
            per_page: Annotated[int, Query(ge=1, le=1000)] = 50,
            sort: SortKey = "number",
            order: Literal["asc", "desc"] = "asc",
-           trial_status: Annotated[Literal["ok", "infeasible", "failed"] | None, Query(alias="status")] = None,
+           trial_status: Annotated[TrialStatusFilter | None, Query(alias="status")] = None,
            after: Annotated[int | None, Query(ge=0, le=2**31 - 1, description="only trials with a larger id (ids "
                                               "grow as trials finish): poll with the largest id seen")] = None,
            ) -> TrialPageOut:
