@@ -274,6 +274,14 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{variant:<20}{_mean_sd([r['hv'] for r in runs]):>26}{_mean_sd([r['best'] for r in runs]):>18}"
               f"{statistics.mean(r['files'] for r in runs):>12.1f}{shares[0]:>18}{shares[1]:>18}"
               + "".join(f"{v:>11.4f}" for v in at))
+    for variant, runs in results.items():
+        phases: dict[str, float] = {}
+        for r in runs:
+            for k, v in r["effort"].get("phases", {}).items():
+                phases[k] = phases.get(k, 0.0) + v / r["effort"]["wall_s"] / len(runs)
+        if phases:
+            print(f"{variant}: worker time by phase (mean share) "
+                  + ", ".join(f"{k} {v:.0%}" for k, v in sorted(phases.items(), key=lambda kv: -kv[1])))
     if args.plot:
         _plot(results, marks, args.plot)
     if "script" in results and "project" in results and results["script"]:

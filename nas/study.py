@@ -404,13 +404,16 @@ class SearchEffort:
     ``epochs``: training epochs of every trial (main training, fine-tuning and QAT); ``epochs_on_front``:
     those of the trials on the primary device's front now. ``wall_s``: the workers' time from asking for each
     trial to recording it; ``training_s``: its training phases; the rest is outside training (features,
-    precheck, export, evaluation, pricing, the database). ``rungs``: per rung, (epoch, reached, promoted)."""
+    precheck, export, evaluation, pricing, the database). ``phases``: seconds per phase of
+    ``TrialResult.seconds`` over the study, plus ``other`` (the wall time no phase accounts for: building
+    models, asking Optuna). ``rungs``: per rung, (epoch, reached, promoted)."""
 
     trials: int
     epochs: int
     epochs_on_front: int
     wall_s: float
     training_s: float
+    phases: dict[str, float]
     rungs: tuple[tuple[int, int, int], ...]
 
     @property
@@ -431,20 +434,23 @@ def search_effort(session: Session, study_id: int, device: str) -> SearchEffort:
     front = set(session.scalars(select(ParetoPointRow.trial_id).where(ParetoPointRow.study_id == study_id,
                                                                       ParetoPointRow.device == device)).all())
     epochs = on_front = 0
-    wall = training = 0.0
+    wall = 0.0
+    phases: dict[str, float] = {}
     rows = session.execute(select(TrialRow.id, TrialRow.details).where(TrialRow.study_id == study_id)).all()
     for trial_id, details in rows:
         n = len(details.get("history", []))
         epochs += n
         on_front += n if trial_id in front else 0
         seconds = details.get("seconds", {})
-        trained = sum(seconds.get(k, 0.0) for k in TRAINING_PHASES)
-        training += trained
+        for phase, value in seconds.items():
+            phases[phase] = phases.get(phase, 0.0) + value
         wall += details.get("wall_s", sum(seconds.values()))
+    phases["other"] = max(0.0, wall - sum(phases.values()))
+    training = sum(phases.get(k, 0.0) for k in TRAINING_PHASES)
     rungs = session.execute(select(RungRow.epoch, func.count(), func.sum(case((RungRow.promoted, 1), else_=0)))
                             .where(RungRow.study_id == study_id).group_by(RungRow.rung, RungRow.epoch)
                             .order_by(RungRow.rung)).all()
-    return SearchEffort(len(rows), epochs, on_front, wall, training,
+    return SearchEffort(len(rows), epochs, on_front, wall, training, phases,
                         tuple((int(e), int(n), int(p or 0)) for e, n, p in rungs))
 
 

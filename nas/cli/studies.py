@@ -174,6 +174,9 @@ def cmd_show(args: argparse.Namespace) -> int:
     print(f"effort: {effort['epochs']} epochs, {effort['dominated_epoch_share']:.0%} of them on candidates off the "
           f"front; {effort['outside_training_share']:.0%} of {effort['wall_s']:.0f} worker-seconds outside training"
           + (f"; rungs: {rungs}" if rungs else ""))
+    if effort["wall_s"]:
+        print("  worker time by phase: " + ", ".join(f"{k} {v / effort['wall_s']:.0%}" for k, v in
+                                                     sorted(effort["phases"].items(), key=lambda kv: -kv[1])))
     print_front(points, Path(args.artifacts), info.name)
     return 0
 

@@ -3,6 +3,9 @@ exported, the front built from fully trained files only (SQLite and PostgreSQL).
 
 from __future__ import annotations
 
+import os
+import signal
+import time
 from pathlib import Path
 
 import optuna
@@ -109,3 +112,49 @@ def test_stopped_candidates_are_recorded_not_exported(db_url, tmp_path, four_epo
     assert front == {t.number for t in ostudy.best_trials}
     assert effort.rungs[0][1] == 6 and effort.epochs == sum(len(t.details["history"]) for t in trials)
     assert 0 < effort.outside_training_share < 1
+
+
+@pytest.mark.slow
+def test_a_killed_workers_candidate_is_rerun_and_judged_once(db_url, tmp_path, tiny_space_path):
+    from test_studies_workers import _start_worker  # the same worker command line as the kill test
+
+    doc = yaml.safe_load(tiny_space_path.read_text())
+    doc["training"]["epochs"] = 8  # one rung after epoch 1, then 7 epochs to kill the worker in
+    space = tmp_path / "eight_epochs.yaml"
+    space.write_text(yaml.safe_dump(doc))
+    sessions = make_sessionmaker(make_engine(db_url))
+    row = _study(sessions, db_url, space, n_trials=5, fidelity={"eta": 8, "min_epochs": 1})
+    ostudy = optuna.load_study(study_name="fid", storage=db_url)
+    procs = {name: _start_worker(db_url, "fid", name, tmp_path) for name in ("w1", "w2")}
+    victim = None
+    try:
+        deadline = time.monotonic() + 240
+        while victim is None and time.monotonic() < deadline:
+            with sessions() as s:
+                judged = set(s.scalars(select(RungRow.number).where(RungRow.study_id == row.id)).all())
+                recorded = set(s.scalars(select(TrialRow.number).where(TrialRow.study_id == row.id)).all())
+            victim = next((t for t in ostudy.get_trials(states=(optuna.trial.TrialState.RUNNING,))
+                           if t.number in judged - recorded and "pid" in t.user_attrs), None)
+            time.sleep(0.1)
+        assert victim is not None, "no trial was caught between its first rung and its record"
+        killed = next(name for name, p in procs.items() if p.pid == victim.user_attrs["pid"])
+        os.kill(procs[killed].pid, signal.SIGKILL)
+        survivor = next(p for name, p in procs.items() if name != killed)
+        _, err = survivor.communicate(timeout=240)
+        assert survivor.returncode == 0, err.decode()[-3000:]
+    finally:
+        for p in procs.values():
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    with sessions() as s:
+        trials = s.scalars(select(TrialRow).where(TrialRow.study_id == row.id)).all()
+        rungs = s.scalars(select(RungRow).where(RungRow.study_id == row.id)).all()
+    numbers = [t.number for t in trials]
+    assert len(trials) == 5 and len(set(numbers)) == 5 and victim.number not in numbers
+    rerun = [t for t in trials if t.details.get("retry_of") == victim.number]
+    assert len(rerun) == 1 and rerun[0].candidate == victim.user_attrs["candidate"]
+    # its rung was judged when it first ran and is not recorded again under the re-run's number
+    assert [r.number for r in rungs].count(victim.number) == 1 and rerun[0].number not in {r.number for r in rungs}
+    assert rerun[0].details["rungs"][0]["val_accuracy"] == next(r.val_accuracy for r in rungs
+                                                                if r.number == victim.number)
