@@ -16,8 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from nas.service import TRIAL_SORT_KEYS
 from nas.study_config import StudyConfig
 
-SHIPPED_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
-DATASET_SPEC = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}(:[0-9]{1,7})?$")  # registered name or synthetic:N
+SHIPPED_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}\Z")
+# A registered name or synthetic[:N]; never KIND:PATH (``folder:7`` would name a folder of the server's cwd).
+DATASET_SPEC = re.compile(r"^(synthetic(:[0-9]{1,7})?|[A-Za-z0-9][A-Za-z0-9_.-]{0,63})\Z")
 MAX_SEED = 10_000  # a sane bound for request validation (samplers fold seeds into 32 bits themselves)
 
 SortKey = Literal[TRIAL_SORT_KEYS]  # type: ignore[valid-type]
