@@ -40,7 +40,7 @@ def test_launch_list_stop_resume(app_db):
     assert c.get("/api/studies/launched").json()["status"] == "stopped"
     assert c.post("/api/studies/launched/resume", headers=_auth()).json()["status"] == "running"
     dup = c.post("/api/studies", json=body, headers=_auth())
-    assert dup.status_code == 422 and "already exists" in dup.json()["detail"]
+    assert dup.status_code == 409 and "already exists" in dup.json()["detail"]
 
 
 @pytest.mark.parametrize("headers, message", [
