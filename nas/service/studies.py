@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from nas.db import ArtifactRow, FrontHistoryRow, MeasurementRow, ParetoPointRow, StudyRow, TrialRow
 from nas.errors import ConfigError, ConflictError, NotFoundError
 from nas.hardware import has_energy_model, split_of_stored
+from nas.service.bounds import check_bounds
 from nas.service.datasets import prepare_dataset
 from nas.study import create_optuna_study, savings, starting_points
 from nas.study_config import ENERGY_OBJECTIVES, StudyConfig
@@ -98,7 +99,9 @@ def create_study(session: Session, db_url: str, cfg: StudyConfig, *, owner: str 
         raise ConfigError(f"{', '.join(wants_energy)}: the first device '{first.name}' has no energy model "
                           "(only microcontroller profiles with cost.active_mw price energy; see 'nas devices')")
     cfg = prepare_dataset(session, cfg)  # a registered name becomes its spec; the index is checked
-    starts = starting_points(cfg, cfg.search_space(), db_url)
+    space = cfg.search_space()
+    check_bounds(cfg.dataset, space)
+    starts = starting_points(cfg, space, db_url)
     row = StudyRow(name=cfg.name, config=cfg.model_dump(), status="created", budget=cfg.n_trials, owner=owner)
     session.add(row)
     try:
