@@ -7,7 +7,6 @@ and kept on ``app.state`` for the dependencies in :mod:`nas.api.deps`.
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
@@ -38,8 +37,6 @@ def operation_id(route: APIRoute) -> str:
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app on ``settings`` (default: from the ``NAS_*`` environment variables)."""
     settings = settings or Settings.from_env()
-    if settings.db_url.startswith("sqlite:///"):
-        Path(settings.db_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.db_url)
     # docs_url/redoc_url off: their pages load Swagger UI / ReDoc from a CDN; /docs is served from the OpenAPI
     # document by nas.api.routes.pages instead.

@@ -36,7 +36,7 @@ def cmd_token(args: argparse.Namespace) -> int:
 
     if args.action != "list" and not args.token_name:
         raise ConfigError(f"nas token {args.action} needs a token name, e.g. nas token {args.action} ci-bot")
-    with sessions(args.db)() as s:
+    with sessions(args.db, create=args.action == "create")() as s:
         if args.action == "create":
             token = service.create_api_token(s, args.token_name)
             print(f"token '{args.token_name}' (shown once; send it as 'Authorization: Bearer ...'):\n{token}")

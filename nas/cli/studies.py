@@ -112,7 +112,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     name = args.name or "demo-" + dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     cfg = StudyConfig.parse({"name": name, "n_trials": args.trials, "dataset": args.dataset, "space": args.space,
                              "devices": args.device or [DEFAULT_DEVICE]})
-    make_session = sessions(args.db)
+    make_session = sessions(args.db, create=True)
     with make_session() as s:
         info = service.create_study(s, args.db, cfg)
     print(f"study {info.name}: {cfg.n_trials} trials of space '{cfg.space}' on {cfg.dataset}, "
@@ -131,7 +131,7 @@ def cmd_create(args: argparse.Namespace) -> int:
     from nas import service
 
     cfg = _config_from_args(args)
-    with sessions(args.db)() as s:
+    with sessions(args.db, create=True)() as s:
         info = service.create_study(s, args.db, cfg)
     print(f"created study {info.name} ({info.budget} trials); run it with: nas study run {info.name} --db {args.db}")
     return 0
