@@ -52,11 +52,12 @@ class StudyRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(128), unique=True, index=True)
     config: Mapped[dict[str, Any]] = mapped_column(JSON)
-    status: Mapped[str] = mapped_column(String(16), default="created")  # created|running|stopped|finished
+    status: Mapped[str] = mapped_column(String(16), default="created")  # created|running|stopped|finished|failed
     budget: Mapped[int] = mapped_column(Integer)
     claimed: Mapped[int] = mapped_column(Integer, default=0)
     owner: Mapped[str] = mapped_column(String(128), default="")
     dataset_summary: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    failure_reason: Mapped[str | None] = mapped_column(Text, nullable=True)  # one line, with status failed
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 

@@ -28,12 +28,13 @@ from typing import Any, TypeVar, cast
 
 import optuna
 from sqlalchemy import CursorResult, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from nas.data import DatasetSummary, FeatureCache, get_source
 from nas.db import ParetoPointRow, StudyRow, TrialRow, make_engine, make_sessionmaker
 from nas.early_stopping import EarlyStopper, EarlyStopRule, FrontSnapshot, training_curve
-from nas.errors import NasError
+from nas.errors import NasError, StorageError
 from nas.hardware import HardwareProfile
 from nas.logs import setup_logging
 from nas.pipeline import TrialContext, TrialResult, run_trial
@@ -103,6 +104,13 @@ def claim_slot(session: Session, study_id: int) -> bool:
     return res.rowcount == 1
 
 
+def fail_study(session: Session, study_id: int, reason: str) -> None:
+    """Mark a running study failed with a one-line reason; workers stop claiming its trials."""
+    session.execute(update(StudyRow).where(StudyRow.id == study_id, StudyRow.status == "running")
+                    .values(status="failed", failure_reason=" ".join(reason.split())[:2000]))
+    session.commit()
+
+
 def usable_cores() -> int:
     """Cores this process may run on (a SLURM or container CPU set, not the whole machine).
 
@@ -166,6 +174,19 @@ class Worker:
             self._runtimes[row.name] = _StudyRuntime(cfg, cfg.search_space(), ctx, profiles, study)
         return self._runtimes[row.name]
 
+    def _usable_runtime(self, session: Session, row: StudyRow) -> _StudyRuntime | None:
+        """The study's runtime, or None once the study is marked failed because its dataset cannot be loaded
+        or its runtime built: one broken study must not stop this worker from running the others."""
+        try:
+            return self._runtime(row)
+        except (SQLAlchemyError, StorageError, optuna.exceptions.StorageInternalError):
+            raise  # the database, not the study: retried by _db
+        except Exception as e:
+            reason = str(e) if isinstance(e, NasError) else f"{type(e).__name__}: {e}"
+            fail_study(session, row.id, reason)
+            log.error("[%s] study %s failed, going on with the others: %s", self.name, row.name, reason)
+            return None
+
     def _store_summary(self, study_id: int, summary: DatasetSummary) -> bool:
         """Keep the dataset summary with the study; True for the one worker that stored it."""
         with self.sessions() as session:
@@ -196,9 +217,9 @@ class Worker:
     def _claim(self) -> StudyRow | None:
         with self.sessions() as session:
             for row in self._running(session):
-                if row.claimed >= row.budget:
+                if row.claimed >= row.budget or (rt := self._usable_runtime(session, row)) is None:
                     continue
-                fail_lost_trials(self._runtime(row).study)  # lost trials give their slots back first
+                fail_lost_trials(rt.study)  # lost trials give their slots back first
                 if claim_slot(session, row.id):
                     return row
         return None
@@ -212,10 +233,11 @@ class Worker:
             return False
         time.sleep(min(2.0, self.options.heartbeat.interval_s))  # short: notice the end of the study soon
         for row in waiting:
-            study = self._runtime(row).study
-            fail_lost_trials(study)
             with self.sessions() as session:
-                self._release_leaks(session, row.id, active_trials(study))
+                rt = self._usable_runtime(session, row)
+                if rt is not None:
+                    fail_lost_trials(rt.study)
+                    self._release_leaks(session, row.id, active_trials(rt.study))
         return True
 
     def _release_leaks(self, session: Session, study_id: int, active: int) -> None:

@@ -125,7 +125,7 @@ class _Out(BaseModel):
 
 class StudyOut(_Out):
     name: str
-    status: str = Field(description="created | running | stopped | finished")
+    status: str = Field(description="created | running | stopped | finished | failed")
     budget: int
     claimed: int
     finished: int
@@ -137,6 +137,7 @@ class StudyOut(_Out):
     best: dict[str, float | None] = Field(description="best accuracy, latency and RAM among feasible trials")
     hypervolume: float | None
     dataset_summary: dict[str, Any] | None = None
+    failure_reason: str | None = Field(None, description="with status failed: why (its dataset or runtime)")
 
     @classmethod
     def of(cls, info: Any) -> StudyOut:

@@ -21,7 +21,7 @@ from nas.cli.common import (
     sessions,
     space_help,
 )
-from nas.errors import ConfigError
+from nas.errors import ConfigError, NasError
 from nas.study_config import StudyConfig
 
 if TYPE_CHECKING:
@@ -144,6 +144,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     with sessions(args.db)() as s:
         service.resume_study(s, args.name)
     run_local_workers(args.db, args.name, args.workers, artifacts=Path(args.artifacts))
+    with sessions(args.db)() as s:
+        info = service.study_info(s, args.name)
+    if info.status == "failed":
+        raise NasError(f"study {info.name} failed: {info.failure_reason}")
     return cmd_show(args)
 
 

@@ -34,6 +34,7 @@ class StudyInfo:
     best: dict[str, float | None]
     hypervolume: float | None
     dataset_summary: dict[str, Any] | None = None
+    failure_reason: str | None = None  # why a worker marked it failed (its dataset or runtime)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -141,7 +142,8 @@ def study_info(session: Session, name: str) -> StudyInfo:
                         .order_by(FrontHistoryRow.id.desc()).limit(1))
     return StudyInfo(row.name, row.status, row.budget, row.claimed, sum(counts.values()), int(feasible),
                      int(counts.get("failed", 0)), row.config, row.created_at,
-                     {"accuracy": best[0], "latency_ms": best[1], "ram_kb": best[2]}, hv, row.dataset_summary)
+                     {"accuracy": best[0], "latency_ms": best[1], "ram_kb": best[2]}, hv, row.dataset_summary,
+                     row.failure_reason)
 
 
 def stop_study(session: Session, name: str) -> StudyInfo:
@@ -154,9 +156,10 @@ def stop_study(session: Session, name: str) -> StudyInfo:
 
 
 def resume_study(session: Session, name: str) -> StudyInfo:
+    """Hand out trials again; a failed study is tried again (after its dataset was fixed)."""
     row = _study(session, name)
-    if row.status in ("stopped", "created"):
-        session.execute(update(StudyRow).where(StudyRow.id == row.id).values(status="running"))
+    if row.status in ("stopped", "created", "failed"):
+        session.execute(update(StudyRow).where(StudyRow.id == row.id).values(status="running", failure_reason=None))
         session.commit()
     return study_info(session, name)
 
