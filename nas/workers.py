@@ -149,6 +149,7 @@ class Worker:
         self.cost_cache = SqlCostCache(self.sessions)
         self._runtimes: dict[str, _StudyRuntime] = {}
         self._leaks: dict[int, tuple[int, int, float]] = {}  # study id -> (claimed, leaked, first seen)
+        self.stop_requested = False  # set by request_stop (a signal handler): checked between trials
         self.device = resolve_device(options.accelerator)  # refuses 'cuda' without one, before any trial
         log.info("[%s] trains on %s", self.name, self.device)
 
@@ -201,17 +202,25 @@ class Worker:
             q = q.where(StudyRow.name == self.study_name)
         return list(session.scalars(q.order_by(StudyRow.created_at)))
 
+    def request_stop(self) -> None:
+        """Claim no more trials: the trial under way finishes and is recorded, then :meth:`run` returns.
+
+        Only sets a flag, so it is safe in a signal handler (nothing is raised inside the trial)."""
+        self.stop_requested = True
+
     def run(self, *, max_trials: int | None = None) -> int:
         """Run trials until no running study has budget left (and, lingering, none has trials under
-        way elsewhere); returns how many this worker ran."""
+        way elsewhere) or :meth:`request_stop` was called; returns how many this worker ran."""
         done = 0
-        while max_trials is None or done < max_trials:
+        while (max_trials is None or done < max_trials) and not self.stop_requested:
             row = self._db(self._claim, "claim a trial")
             if row is not None:
                 self.run_one(row)
                 done += 1
             elif not (self.options.linger and self._db(self._watch_others, "watch trials under way")):
                 break
+        if self.stop_requested:
+            log.info("[%s] stopped on request after %d trial(s)", self.name, done)
         return done
 
     def _claim(self) -> StudyRow | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import signal
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -219,8 +220,11 @@ def cmd_worker(args: argparse.Namespace) -> int:
     options = WorkerOptions(heartbeat=Heartbeat(args.heartbeat, args.grace), max_retries=args.max_retries,
                             retry=RetryPolicy(attempts=args.db_retries), linger=not args.no_linger,
                             accelerator=args.accelerator)
-    n = Worker(args.db, study_name=args.study, artifacts=Path(args.artifacts), cache_dir=Path(args.cache_dir),
-               name=args.name, options=options).run()
+    worker = Worker(args.db, study_name=args.study, artifacts=Path(args.artifacts), cache_dir=Path(args.cache_dir),
+                    name=args.name, options=options)
+    if args.on_sigterm == "finish":  # docker stop, systemctl stop, the supervisor of 'nas serve'
+        signal.signal(signal.SIGTERM, lambda _sig, _frame: worker.request_stop())
+    n = worker.run()
     print(f"worker done: {n} trial(s)")
     return 0
 
@@ -342,6 +346,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="attempts of a database operation, with exponential backoff (default 10)")
     w.add_argument("--no-linger", action="store_true",
                    help="exit when nothing is left to claim, even while trials run elsewhere")
+    w.add_argument("--on-sigterm", choices=["finish", "exit"], default="finish",
+                   help="finish (default): claim no more trials, record the one under way, exit 0; exit: die at "
+                        "once, the trial is re-run by heartbeat recovery (SLURM's scancel: docs/operations.md)")
     w.add_argument("--accelerator", choices=["auto", "cpu", "cuda"], default="auto",
                    help="where to train: auto (CUDA when one is visible, default), cpu, or cuda")
     w.set_defaults(func=cmd_worker)
