@@ -31,6 +31,7 @@ from sqlalchemy import CursorResult, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from nas.artifacts import study_dir
 from nas.data import DatasetSummary, FeatureCache, get_source
 from nas.db import ParetoPointRow, StudyRow, TrialRow, make_engine, make_sessionmaker
 from nas.early_stopping import EarlyStopper, EarlyStopRule, FrontSnapshot, training_curve
@@ -92,6 +93,7 @@ class _StudyRuntime:
     ctx: TrialContext
     profiles: dict[str, HardwareProfile]
     study: optuna.Study
+    artifacts: Path  # this study's folder of trial files (nas.artifacts: never another study's)
 
 
 def claim_slot(session: Session, study_id: int) -> bool:
@@ -172,7 +174,8 @@ class Worker:
                                          worker=self.name)
             study = load_optuna_study(cfg, self.db_url, zlib.crc32(self.name.encode()),
                                       heartbeat=self.options.heartbeat, on_stale=on_stale)
-            self._runtimes[row.name] = _StudyRuntime(cfg, cfg.search_space(), ctx, profiles, study)
+            self._runtimes[row.name] = _StudyRuntime(cfg, cfg.search_space(), ctx, profiles, study,
+                                                     study_dir(self.artifacts, row.name, row.created_at))
         return self._runtimes[row.name]
 
     def _usable_runtime(self, session: Session, row: StudyRow) -> _StudyRuntime | None:
@@ -269,7 +272,7 @@ class Worker:
         try:
             candidate = rt.space.sample(trial)
             self._db(lambda: self._describe(trial, candidate.to_dict()), f"start trial {trial.number}")
-            out_dir = self.artifacts / row.name / f"trial-{trial.number:04d}"
+            out_dir = rt.artifacts / f"trial-{trial.number:04d}"
             stopper = self._stopper(rt, row, candidate.train.epochs) if rt.cfg.early_stopping else None
             try:
                 result = run_trial(candidate, rt.ctx, out_dir, on_epoch=stopper,

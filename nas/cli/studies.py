@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import yaml
 
+from nas.artifacts import find_study_dir
 from nas.cli.common import (
     DEFAULT_DEVICE,
     add_artifacts,
@@ -44,11 +45,12 @@ def _split_cells(p: FrontPoint) -> tuple[str, str, str]:
     return out[0], out[1], out[2]
 
 
-def print_front(points: list[FrontPoint], artifacts: Path | None, study: str) -> None:
-    """The front as a table; columns are as wide as their longest value (architectures are never cut)."""
+def print_front(points: list[FrontPoint], folder: Path | None) -> None:
+    """The front as a table; columns are as wide as their longest value (architectures are never cut).
+    ``folder``: the study's artifacts folder (None: no files on this machine)."""
     rows = [(str(p.number), p.arch, p.frontend, str(p.bits), f"{p.prune_ratio:.2f}", _fmt(p.accuracy, ".3f"),
              _fmt(p.test_accuracy, ".3f"), *_split_cells(p), _fmt(p.energy_uj, ".1f"), _fmt(p.power_mw, ".3f"),
-             str(artifacts / study / f"trial-{p.number:04d}" / "model.tflite") if artifacts else "")
+             str(folder / f"trial-{p.number:04d}" / "model.tflite") if folder else "")
             for p in points]
     header = ("trial", "architecture", "frontend", "bits", "prune", "acc", "test", "lat ms (DSP+net)",
               "RAM KB (DSP+net)", "flash KB (DSP+net)", "energy uJ", "power mW", "tflite")
@@ -124,7 +126,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         points = service.pareto(s, name)
     print(f"\nPareto front of {name} ({info.finished} trials, {info.feasible} feasible, {info.failed} failed; "
           f"hypervolume {_fmt(info.hypervolume, '.4f')}):")
-    print_front(points, Path(args.artifacts), name)
+    print_front(points, find_study_dir(Path(args.artifacts), name, info.created_at))
     return 0
 
 
@@ -168,7 +170,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     print(f"precheck: {saved['precheck_skipped']} candidate(s) not trained; {_net(saved['precheck_saved_s'])} "
           f"(the prechecks took {saved['precheck_cost_s']:.0f} s); early stopping: {saved['stopped_early']} "
           f"stopped, {_net(saved['early_saved_s'])}")
-    print_front(points, Path(args.artifacts), info.name)
+    print_front(points, find_study_dir(Path(args.artifacts), info.name, info.created_at))
     return 0
 
 
