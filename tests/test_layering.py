@@ -4,9 +4,9 @@ import ast
 from pathlib import Path
 
 PKG = Path(__file__).resolve().parents[1] / "nas"
-ORDER = ["candidate", "errors", "yamlfile", "logs", "artifacts", "data", "models", "train", "compress", "deploy", "hardware",
-         "space", "pipeline", "front", "early_stopping", "study_config", "dburl", "db", "study", "recovery", "workers",
-         "service", "api", "cli"]
+ORDER = ["candidate", "errors", "yamlfile", "logs", "artifacts", "data", "models", "train", "compress", "deploy",
+         "hardware", "space", "pipeline", "front", "early_stopping", "study_config", "dburl", "db", "study", "recovery",
+         "workers", "service", "api", "cli"]
 
 
 def _stage(module: str) -> str | None:

@@ -42,9 +42,10 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 UPLOAD = ("POST", "/api/datasets")
 #: writes anyone may send: they only validate a document and store nothing
 OPEN_WRITES = frozenset({("POST", "/api/spaces"), ("POST", "/api/devices")})
-# Plotly adds inline styles and data: images (its mode bar); every script is served by the app itself.
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
-       "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+# Every script is served by the app itself. Plotly adds inline styles and data: images (its mode bar), and its
+# WebGL traces (the parallel-coordinates plot) compile shaders with new Function: hence 'unsafe-eval'.
+CSP = ("default-src 'self'; script-src 'self' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; "
+       "img-src 'self' data: blob:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 SECURITY_HEADERS = ((b"content-security-policy", CSP.encode()), (b"x-content-type-options", b"nosniff"),
                     (b"referrer-policy", b"same-origin"), (b"x-frame-options", b"DENY"))
 
