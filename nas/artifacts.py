@@ -16,7 +16,7 @@ import logging
 import os
 from pathlib import Path
 
-from nas.errors import StorageError
+from nas.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,8 @@ def study_dir(artifacts: Path, name: str, created_at: dt.datetime) -> Path:
     """The folder of the trial files of study ``name`` created at ``created_at`` (claimed on first use).
 
     Raises:
-        StorageError: both candidate folders belong to others (a hash collision of two identities).
+        ConfigError: both candidate folders belong to others (a hash collision of two identities); the
+            worker marks the study failed with this reason.
     """
     identity = study_identity(name, created_at)
     plain, own = _candidates(Path(artifacts), name, identity)
@@ -70,7 +71,7 @@ def study_dir(artifacts: Path, name: str, created_at: dt.datetime) -> Path:
     if _claim(own, identity):
         log.info("%s holds files of another study named %s: this one writes to %s", plain, name, own)
         return own
-    raise StorageError(f"artifacts: both {plain} and {own} hold files of other studies; use another --artifacts")
+    raise ConfigError(f"artifacts: both {plain} and {own} hold files of other studies; use another --artifacts")
 
 
 def find_study_dir(artifacts: Path, name: str, created_at: dt.datetime) -> Path | None:
