@@ -167,6 +167,8 @@ def cmd_show(args: argparse.Namespace) -> int:
         return 0
     print(f"study {info.name}: {info.status}, {info.finished}/{info.budget} trials "
           f"({info.feasible} feasible, {info.failed} failed), hypervolume {_fmt(info.hypervolume, '.4f')}")
+    if info.failure_reason:
+        print(f"why it failed: {info.failure_reason}")
     print(f"precheck: {saved['precheck_skipped']} candidate(s) not trained; {_net(saved['precheck_saved_s'])} "
           f"(the prechecks took {saved['precheck_cost_s']:.0f} s); early stopping: {saved['stopped_early']} "
           f"stopped, {_net(saved['early_saved_s'])}")

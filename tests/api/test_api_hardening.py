@@ -4,6 +4,7 @@ a /docs page without a CDN, weak tokens refused, names without a trailing newlin
 
 from __future__ import annotations
 
+import re
 import socket
 import threading
 import time
@@ -17,7 +18,7 @@ import uvicorn
 from fastapi.testclient import TestClient
 
 from nas.api import Settings, create_app
-from nas.api.guard import JSON_MAX_BYTES
+from nas.api.guard import JSON_MAX_BYTES, OPEN_WRITES, SAFE_METHODS
 from nas.errors import ConfigError
 from nas.study_config import StudyConfig
 
@@ -154,3 +155,14 @@ def test_a_request_never_names_a_folder_of_the_servers_working_directory(client,
             sf.write(tmp_path / "7" / label / f"{i}.wav", np.zeros(1600, dtype=np.float32), 16000)
     r = client.post("/api/studies", json={"name": "cwd", "dataset": "folder:7"}, headers=AUTH)
     assert r.status_code == 422 and "registered dataset" in r.json()["detail"]
+
+
+def test_every_write_operation_is_refused_without_a_token_unless_declared_open(client):
+    """The guard checks tokens before routing: its open writes are exactly the writes that need no token."""
+    refused, answered = set(), set()
+    for path, ops in client.get("/openapi.json").json()["paths"].items():
+        for method in set(ops) - {m.lower() for m in SAFE_METHODS}:
+            url = re.sub(r"\{[a-z_]+\}", lambda m: "1" if m.group() == "{trial_id}" else "x", path)
+            r = client.request(method.upper(), url, json={})
+            (refused if r.status_code == 401 else answered).add((method.upper(), path))
+    assert answered == set(OPEN_WRITES) and len(refused) >= 5, (answered, refused)
