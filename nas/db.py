@@ -33,6 +33,7 @@ from sqlalchemy import (
     event,
 )
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
 SQLITE_BUSY_TIMEOUT_S = 60
@@ -52,11 +53,12 @@ class StudyRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(128), unique=True, index=True)
     config: Mapped[dict[str, Any]] = mapped_column(JSON)
-    status: Mapped[str] = mapped_column(String(16), default="created")  # created|running|stopped|finished
+    status: Mapped[str] = mapped_column(String(16), default="created")  # created|running|stopped|finished|failed
     budget: Mapped[int] = mapped_column(Integer)
     claimed: Mapped[int] = mapped_column(Integer, default=0)
     owner: Mapped[str] = mapped_column(String(128), default="")
     dataset_summary: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    failure_reason: Mapped[str | None] = mapped_column(Text, nullable=True)  # one line, with status failed
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 
@@ -185,19 +187,31 @@ class RungRow(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
 
-def make_engine(url: str, *, migrate: bool = True) -> Engine:
+def make_engine(url: str, *, migrate: bool = True, create: bool = True) -> Engine:
     """Create an engine for ``url`` and bring the service's tables to this version's schema.
 
     The tables are made and upgraded by the Alembic revisions in :mod:`nas.migrations` (additive ones
     only, automatically; others need ``nas db upgrade``); ``migrate=False`` leaves the database as it is.
-    """
-    engine = create_engine(url, **engine_kwargs(url))
-    if url.startswith("sqlite"):
-        event.listen(engine, "connect", _sqlite_pragmas)
-    if migrate:
-        from nas.migrations import upgrade
+    ``create=False``: a SQLite file must exist already (read-only commands never create one).
 
-        upgrade(engine, auto=True)
+    Raises:
+        StorageError: one line with the URL (password hidden) and the cause, when it cannot be opened.
+    """
+    from nas.dburl import check_url, open_error
+
+    check_url(url, create=create)
+    try:
+        engine = create_engine(url, **engine_kwargs(url))
+        if url.startswith("sqlite"):
+            event.listen(engine, "connect", _sqlite_pragmas)
+        with engine.connect():
+            pass
+        if migrate:
+            from nas.migrations import upgrade
+
+            upgrade(engine, auto=True)
+    except (SQLAlchemyError, ImportError) as e:  # ImportError: a dialect whose driver is not installed
+        raise open_error(url, e) from e
     return engine
 
 

@@ -31,6 +31,10 @@ class NotDeployableError(NasError):
     This is a result, not a crash: trials record it as the reason a candidate is infeasible."""
 
 
+class ConflictError(NasError):
+    """A name is taken: a study of that name exists (or is being created by another request)."""
+
+
 class StorageError(NasError):
     """The database could not be reached or refused an operation after retries."""
 

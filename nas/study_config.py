@@ -24,7 +24,7 @@ OBJECTIVES: dict[str, Literal["maximize", "minimize"]] = {
 #: objectives only MCU profiles with an energy model price
 ENERGY_OBJECTIVES = ("energy_uj", "power_mw")
 SAMPLERS = ("nsga2", "tpe", "gp", "random")
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")  # \Z: "$" would accept a trailing newline
 
 
 class StudyConfig(BaseModel):

@@ -28,12 +28,14 @@ from typing import Any, TypeVar, cast
 
 import optuna
 from sqlalchemy import CursorResult, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from nas.artifacts import study_dir
 from nas.data import DatasetSummary, FeatureCache, get_source
 from nas.db import ParetoPointRow, StudyRow, TrialRow, make_engine, make_sessionmaker
 from nas.early_stopping import EarlyStopper, EarlyStopRule, FrontSnapshot, training_curve
-from nas.errors import NasError
+from nas.errors import NasError, StorageError
 from nas.fidelity import RungGate, RungResult
 from nas.hardware import HardwareProfile
 from nas.logs import setup_logging
@@ -95,6 +97,7 @@ class _StudyRuntime:
     ctx: TrialContext
     profiles: dict[str, HardwareProfile]
     study: optuna.Study
+    artifacts: Path  # this study's folder of trial files (nas.artifacts: never another study's)
 
 
 def claim_slot(session: Session, study_id: int) -> bool:
@@ -105,6 +108,13 @@ def claim_slot(session: Session, study_id: int) -> bool:
     res = cast(CursorResult, session.execute(stmt))  # an UPDATE's result has a rowcount
     session.commit()
     return res.rowcount == 1
+
+
+def fail_study(session: Session, study_id: int, reason: str) -> None:
+    """Mark a running study failed with a one-line reason; workers stop claiming its trials."""
+    session.execute(update(StudyRow).where(StudyRow.id == study_id, StudyRow.status == "running")
+                    .values(status="failed", failure_reason=" ".join(reason.split())[:2000]))
+    session.commit()
 
 
 def usable_cores() -> int:
@@ -145,6 +155,7 @@ class Worker:
         self.cost_cache = SqlCostCache(self.sessions)
         self._runtimes: dict[str, _StudyRuntime] = {}
         self._leaks: dict[int, tuple[int, int, float]] = {}  # study id -> (claimed, leaked, first seen)
+        self.stop_requested = False  # set by request_stop (a signal handler): checked between trials
         self.device = resolve_device(options.accelerator)  # refuses 'cuda' without one, before any trial
         log.info("[%s] trains on %s", self.name, self.device)
 
@@ -167,8 +178,22 @@ class Worker:
                                          worker=self.name)
             study = load_optuna_study(cfg, self.db_url, zlib.crc32(self.name.encode()),
                                       heartbeat=self.options.heartbeat, on_stale=on_stale)
-            self._runtimes[row.name] = _StudyRuntime(cfg, cfg.search_space(), ctx, profiles, study)
+            self._runtimes[row.name] = _StudyRuntime(cfg, cfg.search_space(), ctx, profiles, study,
+                                                     study_dir(self.artifacts, row.name, row.created_at))
         return self._runtimes[row.name]
+
+    def _usable_runtime(self, session: Session, row: StudyRow) -> _StudyRuntime | None:
+        """The study's runtime, or None once the study is marked failed because its dataset cannot be loaded
+        or its runtime built: one broken study must not stop this worker from running the others."""
+        try:
+            return self._runtime(row)
+        except (SQLAlchemyError, StorageError, optuna.exceptions.StorageInternalError):
+            raise  # the database, not the study: retried by _db
+        except Exception as e:
+            reason = str(e) if isinstance(e, NasError) else f"{type(e).__name__}: {e}"
+            fail_study(session, row.id, reason)
+            log.error("[%s] study %s failed, going on with the others: %s", self.name, row.name, reason)
+            return None
 
     def _store_summary(self, study_id: int, summary: DatasetSummary) -> bool:
         """Keep the dataset summary with the study; True for the one worker that stored it."""
@@ -184,25 +209,33 @@ class Worker:
             q = q.where(StudyRow.name == self.study_name)
         return list(session.scalars(q.order_by(StudyRow.created_at)))
 
+    def request_stop(self) -> None:
+        """Claim no more trials: the trial under way finishes and is recorded, then :meth:`run` returns.
+
+        Only sets a flag, so it is safe in a signal handler (nothing is raised inside the trial)."""
+        self.stop_requested = True
+
     def run(self, *, max_trials: int | None = None) -> int:
         """Run trials until no running study has budget left (and, lingering, none has trials under
-        way elsewhere); returns how many this worker ran."""
+        way elsewhere) or :meth:`request_stop` was called; returns how many this worker ran."""
         done = 0
-        while max_trials is None or done < max_trials:
+        while (max_trials is None or done < max_trials) and not self.stop_requested:
             row = self._db(self._claim, "claim a trial")
             if row is not None:
                 self.run_one(row)
                 done += 1
             elif not (self.options.linger and self._db(self._watch_others, "watch trials under way")):
                 break
+        if self.stop_requested:
+            log.info("[%s] stopped on request after %d trial(s)", self.name, done)
         return done
 
     def _claim(self) -> StudyRow | None:
         with self.sessions() as session:
             for row in self._running(session):
-                if row.claimed >= row.budget:
+                if row.claimed >= row.budget or (rt := self._usable_runtime(session, row)) is None:
                     continue
-                fail_lost_trials(self._runtime(row).study)  # lost trials give their slots back first
+                fail_lost_trials(rt.study)  # lost trials give their slots back first
                 if claim_slot(session, row.id):
                     return row
         return None
@@ -216,10 +249,11 @@ class Worker:
             return False
         time.sleep(min(2.0, self.options.heartbeat.interval_s))  # short: notice the end of the study soon
         for row in waiting:
-            study = self._runtime(row).study
-            fail_lost_trials(study)
             with self.sessions() as session:
-                self._release_leaks(session, row.id, active_trials(study))
+                rt = self._usable_runtime(session, row)
+                if rt is not None:
+                    fail_lost_trials(rt.study)
+                    self._release_leaks(session, row.id, active_trials(rt.study))
         return True
 
     def _release_leaks(self, session: Session, study_id: int, active: int) -> None:
@@ -243,7 +277,7 @@ class Worker:
         try:
             candidate = rt.space.sample(trial)
             self._db(lambda: self._describe(trial, candidate.to_dict()), f"start trial {trial.number}")
-            out_dir = self.artifacts / row.name / f"trial-{trial.number:04d}"
+            out_dir = rt.artifacts / f"trial-{trial.number:04d}"
             stopper = self._stopper(rt, row, candidate.train.epochs) if rt.cfg.early_stopping else None
             rungs = self._rung_gate(rt, row, trial, candidate.train.epochs)
             try:

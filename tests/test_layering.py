@@ -4,8 +4,9 @@ import ast
 from pathlib import Path
 
 PKG = Path(__file__).resolve().parents[1] / "nas"
-ORDER = ["candidate", "errors", "yamlfile", "logs", "data", "models", "train", "compress", "deploy", "hardware",
-         "space", "front", "fidelity", "pipeline", "early_stopping", "study_config", "db", "study", "recovery",
+ORDER = ["candidate", "errors", "yamlfile", "logs", "artifacts", "data", "models", "train", "compress", "deploy",
+         "hardware", "space", "front", "fidelity", "pipeline", "early_stopping", "study_config", "dburl", "db", "study",
+         "recovery",
          "workers", "service", "api", "cli"]
 
 

@@ -7,7 +7,6 @@ and kept on ``app.state`` for the dependencies in :mod:`nas.api.deps`.
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
@@ -15,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 
 import nas
 from nas.api.errors import install_error_handlers
+from nas.api.guard import RequestGuard
 from nas.api.routes import datasets, documents, meta, pages, studies, study_admin, trials
 from nas.api.settings import Settings
 from nas.db import make_engine, make_sessionmaker
@@ -37,15 +37,16 @@ def operation_id(route: APIRoute) -> str:
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app on ``settings`` (default: from the ``NAS_*`` environment variables)."""
     settings = settings or Settings.from_env()
-    if settings.db_url.startswith("sqlite:///"):
-        Path(settings.db_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.db_url)
+    # docs_url/redoc_url off: their pages load Swagger UI / ReDoc from a CDN; /docs is served from the OpenAPI
+    # document by nas.api.routes.pages instead.
     app = FastAPI(title="nas", version=nas.__version__, description=DESCRIPTION,
-                  generate_unique_id_function=operation_id)
+                  generate_unique_id_function=operation_id, docs_url=None, redoc_url=None)
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessions = make_sessionmaker(engine)
     install_error_handlers(app)
+    app.add_middleware(RequestGuard, settings=settings, sessions=app.state.sessions)
     for module in (studies, study_admin, trials, meta, documents, datasets, pages):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(packages=[("nas.api", "static")]), name="static")

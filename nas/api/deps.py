@@ -55,12 +55,17 @@ def token_owner(request: Request, settings: Settings, session: Session) -> str:
     if token is None:
         raise AuthError("this request needs an API token: send 'Authorization: Bearer <token>' "
                         "(NAS_API_TOKEN of the server, or one made with 'nas token create NAME')")
-    if settings.token is not None and hmac.compare_digest(token.encode(), settings.token.encode()):
-        return "env"
-    owner = service.api_token_owner(session, token)
+    owner = owner_of(token, settings, session)
     if owner is None:
         raise AuthError("invalid API token: it matches neither NAS_API_TOKEN nor a token from 'nas token create'")
     return owner
+
+
+def owner_of(token: str, settings: Settings, session: Session) -> str | None:
+    """``env`` for NAS_API_TOKEN, a stored token's name, or None for a token that matches neither."""
+    if settings.token is not None and hmac.compare_digest(token.encode(), settings.token.encode()):
+        return "env"
+    return service.api_token_owner(session, token)
 
 
 # Declares the bearer token in the OpenAPI document (the /docs page's Authorize button); the checks are ours.

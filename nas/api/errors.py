@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from nas.errors import (
     AuthError,
     ConfigError,
+    ConflictError,
     DataError,
     ExportError,
     NasError,
@@ -29,7 +30,7 @@ log = logging.getLogger(__name__)
 
 STATUS: dict[type[NasError], int] = {
     NotFoundError: 404, AuthError: 401, ConfigError: 422, DataError: 422, ExportError: 422,
-    NotDeployableError: 422, StorageError: 503,
+    NotDeployableError: 422, StorageError: 503, ConflictError: 409,
 }
 
 

@@ -16,8 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from nas.service import TRIAL_SORT_KEYS
 from nas.study_config import StudyConfig
 
-SHIPPED_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
-DATASET_SPEC = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}(:[0-9]{1,7})?$")  # registered name or synthetic:N
+SHIPPED_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}\Z")
+# A registered name or synthetic[:N]; never KIND:PATH (``folder:7`` would name a folder of the server's cwd).
+DATASET_SPEC = re.compile(r"^(synthetic(:[0-9]{1,7})?|[A-Za-z0-9][A-Za-z0-9_.-]{0,63})\Z")
 MAX_SEED = 10_000  # a sane bound for request validation (samplers fold seeds into 32 bits themselves)
 
 SortKey = Literal[TRIAL_SORT_KEYS]  # type: ignore[valid-type]
@@ -124,7 +125,7 @@ class _Out(BaseModel):
 
 class StudyOut(_Out):
     name: str
-    status: str = Field(description="created | running | stopped | finished")
+    status: str = Field(description="created | running | stopped | finished | failed")
     budget: int
     claimed: int
     finished: int
@@ -136,6 +137,7 @@ class StudyOut(_Out):
     best: dict[str, float | None] = Field(description="best accuracy, latency and RAM among feasible trials")
     hypervolume: float | None
     dataset_summary: dict[str, Any] | None = None
+    failure_reason: str | None = Field(None, description="with status failed: why (its dataset or runtime)")
 
     @classmethod
     def of(cls, info: Any) -> StudyOut:

@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 DEFAULT_DB = "sqlite:///runs/nas.db"
 WEAK_TOKENS = {"", "changethis", "changeme", "secret", "token", "password", "dev", "test", "admin", "nas"}
 MIN_TOKEN_LENGTH = 16
+MIN_DISTINCT_CHARS = 8  # "aaaaaaaaaaaaaaaa" is long enough and still guessable
 _TRUE = {"1", "true", "yes", "on"}
 
 
@@ -49,11 +50,13 @@ class Settings(BaseModel):
     @model_validator(mode="after")
     def _check_token(self) -> Settings:
         token = self.api_token.get_secret_value() if self.api_token is not None else None
-        weak = token is not None and (token.strip().lower() in WEAK_TOKENS or len(token) < MIN_TOKEN_LENGTH)
+        weak = token is not None and (token.strip().lower() in WEAK_TOKENS or len(token) < MIN_TOKEN_LENGTH
+                                      or len(set(token)) < MIN_DISTINCT_CHARS)
         if token is None:
             problem = "NAS_API_TOKEN is not set"
         elif weak:
-            problem = f"NAS_API_TOKEN is a default or short value (use at least {MIN_TOKEN_LENGTH} random characters)"
+            problem = (f"NAS_API_TOKEN is a default or short value, or too repetitive (use at least "
+                       f"{MIN_TOKEN_LENGTH} random characters, {MIN_DISTINCT_CHARS} of them different)")
         else:
             return self
         if self.dev:

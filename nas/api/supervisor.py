@@ -13,6 +13,7 @@ import logging
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -77,16 +78,22 @@ class WorkerSupervisor:
             self._stop.wait(self.poll_s)
 
     def stop(self, timeout: float = 30.0) -> None:
-        """Stop polling and terminate the workers (a trial under way is retried by heartbeat)."""
+        """Stop polling and send each worker SIGTERM: it claims no more trials, records the one under way and
+        exits. Workers still running after ``timeout`` seconds (all together) are killed; their trial is
+        re-run by heartbeat recovery."""
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout)
         for p in self.procs:
             if p.poll() is None:
                 p.terminate()
+        deadline = time.monotonic() + timeout
         for p in self.procs:
             try:
-                p.wait(timeout)
+                p.wait(max(0.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
+                log.warning("worker pid %d did not finish within %.0f s: killed (heartbeat recovery re-runs its "
+                            "trial)", p.pid, timeout)
                 p.kill()
+                p.wait()
         self.procs.clear()

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import signal
 from pathlib import Path
 
 from nas.cli.common import add_artifacts, add_db, sessions
 from nas.errors import ConfigError
+
+STOP_TIMEOUT_S = 120.0
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -20,6 +23,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     app = create_app(settings)
     supervisor = WorkerSupervisor(settings.db_url, args.workers, artifacts=Path(args.artifacts),
                                   poll_s=args.poll)
+    # uvicorn shuts down on SIGTERM, then raises the signal again: with the default handler the process
+    # would die there, before `finally`, and leave its workers running. This handler lets it return.
+    signal.signal(signal.SIGTERM, lambda _sig, _frame: None)
     supervisor.start()
     print(f"nas API on http://{args.host}:{args.port} (dashboard /, OpenAPI /docs), database {settings.db_url}, "
           f"{args.workers} local worker(s)" + ("" if args.workers else ": remote 'nas worker' processes do the work"),
@@ -27,7 +33,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     try:
         uvicorn.run(app, host=args.host, port=args.port, log_level="info" if args.verbose else "warning")
     finally:
-        supervisor.stop()
+        supervisor.stop(args.stop_timeout)
     return 0
 
 
@@ -36,7 +42,7 @@ def cmd_token(args: argparse.Namespace) -> int:
 
     if args.action != "list" and not args.token_name:
         raise ConfigError(f"nas token {args.action} needs a token name, e.g. nas token {args.action} ci-bot")
-    with sessions(args.db)() as s:
+    with sessions(args.db, create=args.action == "create")() as s:
         if args.action == "create":
             token = service.create_api_token(s, args.token_name)
             print(f"token '{args.token_name}' (shown once; send it as 'Authorization: Bearer ...'):\n{token}")
@@ -59,6 +65,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_artifacts(p)
     p.add_argument("--poll", type=float, default=5.0, metavar="S",
                    help="seconds between checks for new work (default 5)")
+    p.add_argument("--stop-timeout", type=float, default=STOP_TIMEOUT_S, metavar="S",
+                   help=f"on SIGTERM/SIGINT, seconds the local workers get to finish their trial before they are "
+                        f"killed (default {STOP_TIMEOUT_S:g}; a killed trial is re-run by heartbeat recovery)")
     p.add_argument("--dev", action="store_true", help="accept a missing or weak NAS_API_TOKEN (local use only)")
     p.add_argument("--read-requires-token", action="store_true", help="reads (API and dashboard) need a token too")
     p.set_defaults(func=cmd_serve)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import os
-from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -52,10 +51,9 @@ def add_objective(p: argparse.ArgumentParser) -> None:
                         f"{', '.join(OBJECTIVES)} (default accuracy, latency_ms, ram_kb)")
 
 
-def sessions(url: str) -> sessionmaker[Session]:
-    """A session factory on ``url``; a SQLite file's folder is created first."""
+def sessions(url: str, *, create: bool = False) -> sessionmaker[Session]:
+    """A session factory on ``url``. Only commands that make something (``create``) may create a SQLite
+    file: a mistyped ``--db`` of ``study list`` is an error, not a new empty database."""
     from nas.db import make_engine, make_sessionmaker
 
-    if url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    return make_sessionmaker(make_engine(url))
+    return make_sessionmaker(make_engine(url, create=create))

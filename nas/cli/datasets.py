@@ -24,7 +24,7 @@ def cmd_datasets(args: argparse.Namespace) -> int:
         usage = {"add": "NAME SPEC, e.g. nas datasets add fsdd-loso fsdd-speaker:/data/fsdd:theo",
                  "remove": "NAME", "upload": "NAME ZIP"}[args.action]
         raise ConfigError(f"nas datasets {args.action} needs {usage}")
-    with sessions(args.db)() as s:
+    with sessions(args.db, create=args.action in ("add", "upload"))() as s:
         if args.action == "add":
             info = ds.add_dataset(s, args.name, args.spec, roots=ds.data_roots())
             print(f"registered dataset '{info.name}' = {info.spec}: {_counts(info)}")

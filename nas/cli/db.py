@@ -8,14 +8,10 @@ from nas.cli.common import add_db
 
 
 def cmd_db(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from nas.db import make_engine
     from nas.migrations import state, upgrade
 
-    if args.db.startswith("sqlite:///"):
-        Path(args.db.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    engine = make_engine(args.db, migrate=False)
+    engine = make_engine(args.db, migrate=False, create=args.action == "upgrade")
     try:
         if args.action == "status":
             s = state(engine)

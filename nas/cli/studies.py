@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import signal
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import yaml
 
+from nas.artifacts import find_study_dir
 from nas.cli.common import (
     DEFAULT_DEVICE,
     add_artifacts,
@@ -21,7 +23,7 @@ from nas.cli.common import (
     sessions,
     space_help,
 )
-from nas.errors import ConfigError
+from nas.errors import ConfigError, NasError
 from nas.study_config import StudyConfig
 
 if TYPE_CHECKING:
@@ -43,11 +45,12 @@ def _split_cells(p: FrontPoint) -> tuple[str, str, str]:
     return out[0], out[1], out[2]
 
 
-def print_front(points: list[FrontPoint], artifacts: Path | None, study: str) -> None:
-    """The front as a table; columns are as wide as their longest value (architectures are never cut)."""
+def print_front(points: list[FrontPoint], folder: Path | None) -> None:
+    """The front as a table; columns are as wide as their longest value (architectures are never cut).
+    ``folder``: the study's artifacts folder (None: no files on this machine)."""
     rows = [(str(p.number), p.arch, p.frontend, str(p.bits), f"{p.prune_ratio:.2f}", _fmt(p.accuracy, ".3f"),
              _fmt(p.test_accuracy, ".3f"), *_split_cells(p), _fmt(p.energy_uj, ".1f"), _fmt(p.power_mw, ".3f"),
-             str(artifacts / study / f"trial-{p.number:04d}" / "model.tflite") if artifacts else "")
+             str(folder / f"trial-{p.number:04d}" / "model.tflite") if folder else "")
             for p in points]
     header = ("trial", "architecture", "frontend", "bits", "prune", "acc", "test", "lat ms (DSP+net)",
               "RAM KB (DSP+net)", "flash KB (DSP+net)", "energy uJ", "power mW", "tflite")
@@ -118,7 +121,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     name = args.name or "demo-" + dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     cfg = StudyConfig.parse({"name": name, "n_trials": args.trials, "dataset": args.dataset, "space": args.space,
                              "devices": args.device or [DEFAULT_DEVICE]})
-    make_session = sessions(args.db)
+    make_session = sessions(args.db, create=True)
     with make_session() as s:
         info = service.create_study(s, args.db, cfg)
     print(f"study {info.name}: {cfg.n_trials} trials of space '{cfg.space}' on {cfg.dataset}, "
@@ -129,7 +132,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         points = service.pareto(s, name)
     print(f"\nPareto front of {name} ({info.finished} trials, {info.feasible} feasible, {info.failed} failed; "
           f"hypervolume {_fmt(info.hypervolume, '.4f')}):")
-    print_front(points, Path(args.artifacts), name)
+    print_front(points, find_study_dir(Path(args.artifacts), name, info.created_at))
     return 0
 
 
@@ -137,7 +140,7 @@ def cmd_create(args: argparse.Namespace) -> int:
     from nas import service
 
     cfg = _config_from_args(args)
-    with sessions(args.db)() as s:
+    with sessions(args.db, create=True)() as s:
         info = service.create_study(s, args.db, cfg)
     print(f"created study {info.name} ({info.budget} trials); run it with: nas study run {info.name} --db {args.db}")
     return 0
@@ -150,6 +153,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     with sessions(args.db)() as s:
         service.resume_study(s, args.name)
     run_local_workers(args.db, args.name, args.workers, artifacts=Path(args.artifacts))
+    with sessions(args.db)() as s:
+        info = service.study_info(s, args.name)
+    if info.status == "failed":
+        raise NasError(f"study {info.name} failed: {info.failure_reason}")
     return cmd_show(args)
 
 
@@ -167,6 +174,8 @@ def cmd_show(args: argparse.Namespace) -> int:
         return 0
     print(f"study {info.name}: {info.status}, {info.finished}/{info.budget} trials "
           f"({info.feasible} feasible, {info.failed} failed), hypervolume {_fmt(info.hypervolume, '.4f')}")
+    if info.failure_reason:
+        print(f"why it failed: {info.failure_reason}")
     print(f"precheck: {saved['precheck_skipped']} candidate(s) not trained; {_net(saved['precheck_saved_s'])} "
           f"(the prechecks took {saved['precheck_cost_s']:.0f} s); early stopping: {saved['stopped_early']} "
           f"stopped, {_net(saved['early_saved_s'])}")
@@ -177,7 +186,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     if effort["wall_s"]:
         print("  worker time by phase: " + ", ".join(f"{k} {v / effort['wall_s']:.0%}" for k, v in
                                                      sorted(effort["phases"].items(), key=lambda kv: -kv[1])))
-    print_front(points, Path(args.artifacts), info.name)
+    print_front(points, find_study_dir(Path(args.artifacts), info.name, info.created_at))
     return 0
 
 
@@ -229,8 +238,11 @@ def cmd_worker(args: argparse.Namespace) -> int:
     options = WorkerOptions(heartbeat=Heartbeat(args.heartbeat, args.grace), max_retries=args.max_retries,
                             retry=RetryPolicy(attempts=args.db_retries), linger=not args.no_linger,
                             accelerator=args.accelerator)
-    n = Worker(args.db, study_name=args.study, artifacts=Path(args.artifacts), cache_dir=Path(args.cache_dir),
-               name=args.name, options=options).run()
+    worker = Worker(args.db, study_name=args.study, artifacts=Path(args.artifacts), cache_dir=Path(args.cache_dir),
+                    name=args.name, options=options)
+    if args.on_sigterm == "finish":  # docker stop, systemctl stop, the supervisor of 'nas serve'
+        signal.signal(signal.SIGTERM, lambda _sig, _frame: worker.request_stop())
+    n = worker.run()
     print(f"worker done: {n} trial(s)")
     return 0
 
@@ -358,6 +370,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="attempts of a database operation, with exponential backoff (default 10)")
     w.add_argument("--no-linger", action="store_true",
                    help="exit when nothing is left to claim, even while trials run elsewhere")
+    w.add_argument("--on-sigterm", choices=["finish", "exit"], default="finish",
+                   help="finish (default): claim no more trials, record the one under way, exit 0; exit: die at "
+                        "once, the trial is re-run by heartbeat recovery (SLURM's scancel: docs/operations.md)")
     w.add_argument("--accelerator", choices=["auto", "cpu", "cuda"], default="auto",
                    help="where to train: auto (CUDA when one is visible, default), cpu, or cuda")
     w.set_defaults(func=cmd_worker)

@@ -19,7 +19,7 @@ from nas.errors import DataError
 
 log = logging.getLogger(__name__)
 
-NAME = re.compile(r"^(?P<digit>\d)_(?P<speaker>[A-Za-z0-9-]+)_(?P<take>\d+)$")
+NAME = re.compile(r"^(?P<digit>\d)_(?P<speaker>[A-Za-z0-9-]+)_(?P<take>\d+)\Z")
 CLASSES = tuple(str(d) for d in range(10))
 OFFICIAL_TEST_TAKES = range(0, 5)
 

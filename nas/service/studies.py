@@ -6,12 +6,15 @@ import datetime as dt
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select, update
+from optuna.study import StudyDirection
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from nas.db import ArtifactRow, FrontHistoryRow, MeasurementRow, ParetoPointRow, StudyRow, TrialRow
-from nas.errors import ConfigError, NotFoundError
+from nas.errors import ConfigError, ConflictError, NotFoundError
 from nas.hardware import has_energy_model, split_of_stored
+from nas.service.bounds import check_bounds
 from nas.service.datasets import prepare_dataset
 from nas.study import create_optuna_study, savings, search_effort, starting_points
 from nas.study_config import ENERGY_OBJECTIVES, StudyConfig
@@ -31,6 +34,7 @@ class StudyInfo:
     best: dict[str, float | None]
     hypervolume: float | None
     dataset_summary: dict[str, Any] | None = None
+    failure_reason: str | None = None  # why a worker marked it failed (its dataset or runtime)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -77,9 +81,17 @@ def _study(session: Session, name: str) -> StudyRow:
 
 def create_study(session: Session, db_url: str, cfg: StudyConfig, *, owner: str = "") -> StudyInfo:
     """Validate the config against the shipped spaces, profiles and datasets, then register the study
-    (status ``running``: workers pick it up)."""
+    (status ``running``: workers pick it up).
+
+    The service's row is inserted first (the unique name decides between concurrent creators), as
+    ``created`` so no worker takes it, then the Optuna study is made and the row becomes ``running``; a
+    loser, or a failure in between, leaves the winner's Optuna study untouched.
+
+    Raises:
+        ConflictError: the name is taken (also when another request creates it at the same moment).
+    """
     if session.scalars(select(StudyRow.id).where(StudyRow.name == cfg.name)).first() is not None:
-        raise ConfigError(f"a study named '{cfg.name}' already exists")
+        raise ConflictError(f"a study named '{cfg.name}' already exists")
     cfg = cfg.with_documents()  # space and profiles validated and stored with the study
     first = cfg.profile(cfg.devices[0])
     wants_energy = [o for o in cfg.objectives if o in ENERGY_OBJECTIVES]
@@ -88,9 +100,27 @@ def create_study(session: Session, db_url: str, cfg: StudyConfig, *, owner: str 
         raise ConfigError(f"{', '.join(wants_energy)}: the first device '{first.name}' has no energy model "
                           "(only microcontroller profiles with cost.active_mw price energy; see 'nas devices')")
     cfg = prepare_dataset(session, cfg)  # a registered name becomes its spec; the index is checked
-    create_optuna_study(cfg, db_url, starting_points(cfg, cfg.search_space(), db_url))
-    session.add(StudyRow(name=cfg.name, config=cfg.model_dump(), status="running", budget=cfg.n_trials,
-                         owner=owner))
+    space = cfg.search_space()
+    check_bounds(cfg.dataset, space)
+    starts = starting_points(cfg, space, db_url)
+    row = StudyRow(name=cfg.name, config=cfg.model_dump(), status="created", budget=cfg.n_trials, owner=owner)
+    session.add(row)
+    try:
+        session.commit()
+    except IntegrityError as e:
+        session.rollback()
+        raise ConflictError(f"a study named '{cfg.name}' already exists") from e
+    try:
+        study = create_optuna_study(cfg, db_url, starts)
+        if list(study.directions) != [StudyDirection[d.upper()] for d in cfg.directions]:
+            raise ConflictError(f"the database already holds an Optuna study '{cfg.name}' with other objectives "
+                                "(not made by this service): delete it with 'optuna delete-study' or pick another name")
+    except BaseException:
+        session.rollback()
+        session.execute(delete(StudyRow).where(StudyRow.id == row.id))
+        session.commit()
+        raise
+    session.execute(update(StudyRow).where(StudyRow.id == row.id).values(status="running"))
     session.commit()
     return study_info(session, cfg.name)
 
@@ -112,7 +142,8 @@ def study_info(session: Session, name: str) -> StudyInfo:
                         .order_by(FrontHistoryRow.id.desc()).limit(1))
     return StudyInfo(row.name, row.status, row.budget, row.claimed, sum(counts.values()), int(feasible),
                      int(counts.get("failed", 0)), row.config, row.created_at,
-                     {"accuracy": best[0], "latency_ms": best[1], "ram_kb": best[2]}, hv, row.dataset_summary)
+                     {"accuracy": best[0], "latency_ms": best[1], "ram_kb": best[2]}, hv, row.dataset_summary,
+                     row.failure_reason)
 
 
 def stop_study(session: Session, name: str) -> StudyInfo:
@@ -125,9 +156,10 @@ def stop_study(session: Session, name: str) -> StudyInfo:
 
 
 def resume_study(session: Session, name: str) -> StudyInfo:
+    """Hand out trials again; a failed study is tried again (after its dataset was fixed)."""
     row = _study(session, name)
-    if row.status in ("stopped", "created"):
-        session.execute(update(StudyRow).where(StudyRow.id == row.id).values(status="running"))
+    if row.status in ("stopped", "created", "failed"):
+        session.execute(update(StudyRow).where(StudyRow.id == row.id).values(status="running", failure_reason=None))
         session.commit()
     return study_info(session, name)
 

@@ -40,7 +40,7 @@ def test_launch_list_stop_resume(app_db):
     assert c.get("/api/studies/launched").json()["status"] == "stopped"
     assert c.post("/api/studies/launched/resume", headers=_auth()).json()["status"] == "running"
     dup = c.post("/api/studies", json=body, headers=_auth())
-    assert dup.status_code == 422 and "already exists" in dup.json()["detail"]
+    assert dup.status_code == 409 and "already exists" in dup.json()["detail"]
 
 
 @pytest.mark.parametrize("headers, message", [
@@ -91,7 +91,7 @@ def test_non_json_body_and_wrong_method(app_db):
     assert r.status_code == 422 and "JSON decode error" in r.json()["detail"]
     r = c.post("/api/studies", content=b"[1, 2]", headers={**_auth(), "Content-Type": "application/json"})
     assert r.status_code == 422 and r.json()["detail"].startswith("invalid request: body")
-    r = c.delete("/api/studies")
+    r = c.delete("/api/studies", headers=_auth())  # without a token: a 401 before routing
     assert r.status_code == 405 and r.json() == {"detail": "Method Not Allowed"}
 
 
@@ -124,7 +124,7 @@ def test_reads_can_require_a_token(seeded):
         assert c.get("/studies/api-tiny").status_code == 200  # the dashboard's cookie
 
 
-@pytest.mark.parametrize("token", [None, "", "changethis", "short"])
+@pytest.mark.parametrize("token", [None, "", "changethis", "short", "a" * 16, "abab" * 8])
 def test_settings_refuse_missing_or_weak_tokens_outside_dev(token):
     with pytest.raises(ConfigError, match="NAS_API_TOKEN"):
         Settings.build(api_token=token)
@@ -132,8 +132,9 @@ def test_settings_refuse_missing_or_weak_tokens_outside_dev(token):
 
 
 def test_settings_from_env():
-    s = Settings.from_env({"NAS_API_TOKEN": "x" * 20, "NAS_DB": "sqlite:///a.db",
+    token = "env-token-0123456789"
+    s = Settings.from_env({"NAS_API_TOKEN": token, "NAS_DB": "sqlite:///a.db",
                            "NAS_API_READ_REQUIRES_TOKEN": "1"})
-    assert (s.db_url, s.token, s.read_requires_token, s.dev) == ("sqlite:///a.db", "x" * 20, True, False)
-    assert Settings.from_env({"NAS_API_TOKEN": "x" * 20}, db_url="sqlite:///b.db").db_url == "sqlite:///b.db"
-    assert "x" * 20 not in repr(s)  # a SecretStr: never in logs
+    assert (s.db_url, s.token, s.read_requires_token, s.dev) == ("sqlite:///a.db", token, True, False)
+    assert Settings.from_env({"NAS_API_TOKEN": token}, db_url="sqlite:///b.db").db_url == "sqlite:///b.db"
+    assert token not in repr(s)  # a SecretStr: never in logs

@@ -235,7 +235,7 @@ def test_api_firmware_zip_and_trial_page(study) -> None:
     from nas.api import Settings, create_app
 
     trial_id, number, _ = _trials(study.url)[0]
-    with TestClient(create_app(Settings(db_url=study.url, api_token="t" * 24))) as c:
+    with TestClient(create_app(Settings(db_url=study.url, api_token="firmware-test-token-0123"))) as c:
         r = c.get(f"/api/trials/{trial_id}/firmware.zip", params={"device": "nrf52840"})
         assert r.status_code == 200, r.text
         z = zipfile.ZipFile(io.BytesIO(r.content))

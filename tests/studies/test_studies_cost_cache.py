@@ -25,7 +25,7 @@ def _candidate(prune: float = 0.0, bits: int = 8) -> Candidate:
 
 
 def test_a_repeated_graph_is_priced_once_per_database(db_url, monkeypatch):
-    make = sessions(db_url)
+    make = sessions(db_url, create=True)
     cand = _candidate()
     shape = cand.frontend.feature_shape
     first_violation, first = precheck(cand, _ctx(SqlCostCache(make)), shape, 8)

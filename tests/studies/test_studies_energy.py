@@ -20,7 +20,7 @@ def test_energy_objectives_need_an_mcu_first_device(tmp_path):
     url = f"sqlite:///{tmp_path / 'nas.db'}"
     for fields in ({"objectives": ["accuracy", "energy_uj"]}, {"max_energy_uj": 100.0}):
         cfg = StudyConfig.parse({"name": "pi", "devices": ["pi-4"], **fields})
-        with sessions(url)() as s, pytest.raises(ConfigError, match="'pi-4' has no energy model"):
+        with sessions(url, create=True)() as s, pytest.raises(ConfigError, match="'pi-4' has no energy model"):
             service.create_study(s, url, cfg)
     with pytest.raises(ConfigError, match="inference_rate_hz"):
         StudyConfig.parse({"name": "x", "inference_rate_hz": 0})
@@ -34,7 +34,7 @@ def test_a_study_on_accuracy_and_energy_runs_and_shows_energy(tmp_path, tiny_spa
     cfg = StudyConfig.parse({"name": "energy", "dataset": "synthetic:160", "space": str(tiny_space_path),
                              "n_trials": 3, "devices": ["nucleo-l4r5zi"], "objectives": ["accuracy", "energy_uj"],
                              "inference_rate_hz": 4.0, "max_energy_uj": 1e6, "seed": 2})
-    make = sessions(url)
+    make = sessions(url, create=True)
     with make() as s:
         service.create_study(s, url, cfg)
     Worker(url, study_name="energy", artifacts=tmp_path / "runs", cache_dir=tmp_path / "cache", name="w1").run()
@@ -51,7 +51,7 @@ def test_a_study_on_accuracy_and_energy_runs_and_shows_energy(tmp_path, tiny_spa
         assert stored[p.trial_id] == pytest.approx([p.accuracy, p.energy_uj])  # the objective stored is energy
         assert p.power_mw is not None and p.power_mw < p.energy_uj * 4.0 / 1000 + 0.01
 
-    with TestClient(create_app(Settings(db_url=url, api_token="t" * 32))) as client:
+    with TestClient(create_app(Settings(db_url=url, api_token="energy-test-token-0123456789"))) as client:
         body = client.get("/api/studies/energy/pareto").json()
         assert body["objectives"] == ["accuracy", "energy_uj"]
         assert all(pt["energy_uj"] > 0 and pt["power_mw"] > 0 for pt in body["points"])

@@ -156,5 +156,5 @@ def test_a_killed_workers_candidate_is_rerun_and_judged_once(db_url, tmp_path, t
     assert len(rerun) == 1 and rerun[0].candidate == victim.user_attrs["candidate"]
     # its rung was judged when it first ran and is not recorded again under the re-run's number
     assert [r.number for r in rungs].count(victim.number) == 1 and rerun[0].number not in {r.number for r in rungs}
-    assert rerun[0].details["rungs"][0]["val_accuracy"] == next(r.val_accuracy for r in rungs
+    assert rerun[0].details["extra"]["rungs"][0]["val_accuracy"] == next(r.val_accuracy for r in rungs
                                                                 if r.number == victim.number)

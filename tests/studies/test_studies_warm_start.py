@@ -20,7 +20,7 @@ TINY = "tests/fixtures/tiny_space.yaml"
 
 def _create(db_url: str, **fields):
     cfg = StudyConfig.parse({"dataset": "synthetic:64", "n_trials": 6, **fields})
-    with sessions(db_url)() as s:
+    with sessions(db_url, create=True)() as s:
         service.create_study(s, db_url, cfg)
     return cfg, load_optuna_study(cfg, db_url)
 

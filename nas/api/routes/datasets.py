@@ -1,8 +1,9 @@
 """``/api/datasets``: registered datasets (``nas datasets add``) and uploads of a zip of class folders.
 
 An upload is ``POST /api/datasets?name=NAME`` with the zip as the body (``curl --data-binary @ds.zip``; the
-content type is not checked, the OpenAPI document says ``application/octet-stream``). The token is checked
-before the body is read; the body is streamed to a temporary file and refused past ``UPLOAD_MAX_BYTES``.
+content type is not checked, the OpenAPI document says ``application/octet-stream``). The request guard
+(:mod:`nas.api.guard`) checks the token before the body is read and refuses a body past ``UPLOAD_MAX_BYTES``;
+the body is streamed to a temporary file.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi import APIRouter, Depends, Query, Request, status
 from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 
@@ -29,7 +30,6 @@ _ZIP_BODY = {"requestBody": {"required": True, "description": "a zip of one fold
                              "one top folder), with optional validation_list.txt / testing_list.txt",
                              "content": {"application/octet-stream": {"schema": {"type": "string",
                                                                                  "format": "binary"}}}}}
-TOO_LARGE = f"upload refused: larger than {ds.UPLOAD_MAX_BYTES >> 20} MiB"
 
 
 @router.get("", response_model=list[DatasetOut], dependencies=reads, operation_id="list_datasets")
@@ -50,17 +50,10 @@ async def upload_dataset(request: Request, name: DatasetName, session: SessionDe
                          owner: WriterDep) -> DatasetOut:
     """Unpack a zip of class folders under the server's upload folder, check every file as the loaders do
     (unreadable files are skipped and listed; a class without training clips is a 422) and register it."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > ds.UPLOAD_MAX_BYTES:
-        raise HTTPException(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, TOO_LARGE)
     with tempfile.TemporaryDirectory(prefix="nas-upload-") as tmp:
         archive = Path(tmp) / "upload.zip"
-        size = 0
         with archive.open("wb") as f:
-            async for chunk in request.stream():
-                size += len(chunk)
-                if size > ds.UPLOAD_MAX_BYTES:
-                    raise HTTPException(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, TOO_LARGE)
+            async for chunk in request.stream():  # the guard stops it past UPLOAD_MAX_BYTES
                 f.write(chunk)
         info = await run_in_threadpool(ds.upload_dataset, session, name, archive, Path(settings.upload_dir),
                                        owner=owner)

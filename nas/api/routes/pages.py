@@ -4,15 +4,16 @@ polls the REST API while a study runs; plotly.js is served by the app itself (no
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import parse_qs, quote, urlsplit
 
 import jinja2
 from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from nas import service
-from nas.api.deps import SessionDep, SettingsDep, StudyName, TrialId, token_owner
+from nas.api.deps import TOKEN_COOKIE, SessionDep, SettingsDep, StudyName, TrialId, owner_of, token_owner
 from nas.api.schemas import FrontPointOut, ParetoOut, StudyOut, TrialDetailOut, TrialPageOut
 from nas.errors import AuthError
 
@@ -62,10 +63,41 @@ def plotly_js() -> FileResponse:
                         headers={"Cache-Control": "public, max-age=86400"})
 
 
+def safe_next(target: str) -> str:
+    """Where to go after signing in: a path on this site, else ``/`` (``//evil``, ``/\\evil`` and
+    ``https://evil`` would leave it: browsers read a backslash as a slash)."""
+    parts = urlsplit(target)
+    if (not target.startswith("/") or "\\" in target or target.startswith("//") or parts.scheme or parts.netloc
+            or any(ord(c) < 0x20 for c in target)):
+        return "/"
+    return target
+
+
 @router.get("/login")
 def login(request: Request, next: str = "/") -> HTMLResponse:
-    target = next if next.startswith("/") and not next.startswith("//") else "/"
-    return _render(request, "login.html", next=target)
+    return _render(request, "login.html", next=safe_next(next))
+
+
+@router.post("/login")
+async def sign_in(request: Request, settings: SettingsDep) -> Response:
+    """The form's token becomes an HttpOnly, SameSite=Strict cookie (Secure over HTTPS); a wrong one is a 401."""
+    form = parse_qs((await request.body()).decode("utf-8", "replace"))
+    token, target = form.get("token", [""])[0].strip(), safe_next(form.get("next", ["/"])[0])
+    with request.app.state.sessions() as session:
+        owner = await run_in_threadpool(owner_of, token, settings, session) if token else None
+    if owner is None:
+        return templates.TemplateResponse(request, "login.html", {"next": target, "error": "invalid token"},
+                                          status_code=401)
+    response = RedirectResponse(target, status_code=303)
+    https = request.url.scheme == "https" or request.headers.get("x-forwarded-proto") == "https"
+    response.set_cookie(TOKEN_COOKIE, quote(token), httponly=True, samesite="strict", secure=https, path="/")
+    return response
+
+
+@router.get("/docs", name="api_docs")
+def api_docs(request: Request) -> HTMLResponse:
+    """The OpenAPI document as a page (FastAPI's Swagger page loads its assets from a CDN; this one works offline)."""
+    return _render(request, "api_docs.html", api=request.app.openapi())
 
 
 @router.get("/", name="studies_page")

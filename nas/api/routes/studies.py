@@ -10,6 +10,7 @@ from nas import service
 from nas.api.deps import SessionDep, SettingsDep, StudyName, WriterDep, require_read
 from nas.api.schemas import (
     ERRORS,
+    ErrorOut,
     FrontPointOut,
     HistoryPointOut,
     ParamsOut,
@@ -28,7 +29,8 @@ router = APIRouter(prefix="/api/studies", tags=["studies"], responses=ERRORS)
 reads = [Depends(require_read)]
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=StudyOut)
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=StudyOut,
+             responses={409: {"model": ErrorOut, "description": "a study of that name exists"}})
 def create_study(body: StudyCreate, session: SessionDep, settings: SettingsDep, owner: WriterDep) -> StudyOut:
     """Register a study; workers (``nas serve --workers N`` or ``nas worker``) pick it up."""
     try:
