@@ -80,7 +80,8 @@ def test_dataset_extraction_is_batch_independent():
     a = extract_features(ds, cfg, batch=1)
     b = extract_features(ds, cfg, batch=4)
     assert a.shape == (5, *cfg.feature_shape) and np.isfinite(a).all()
-    np.testing.assert_allclose(a, b, atol=1e-4)
+    # float32 FFTs of another batch shape differ in the last bits (seen: 1e-5 relative on log-mels near 10)
+    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.parametrize("mode", ["zeros", "wrap", "reflect"])
