@@ -33,6 +33,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -51,6 +52,7 @@ PROJECT_VARIANTS: dict[str, dict] = {"project": {}, "project-nofidelity": {"fide
                                      "project-random": {"sampler": "random"}}
 SCRIPT_FRONTEND = FrontendConfig(kind="logmel", n_mels=40, win_ms=25, hop_ms=10, normalization="global")
 SCRIPT_EPOCHS = 10
+_SETUP = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -149,11 +151,12 @@ def run_project(folder: Path, tag: str, overrides: dict, seed: int, dataset: str
     from nas.study_config import StudyConfig
 
     url = f"sqlite:///{folder / (tag + '.db')}"
-    sessions = make_sessionmaker(make_engine(url))
     cfg = StudyConfig.parse({"name": tag, "dataset": dataset, "space": "kws", "devices": [device],
                              "n_trials": 10_000, "seed": seed, **overrides})
-    with sessions() as s:
-        service.create_study(s, url, cfg)
+    with _SETUP:  # Alembic's migration context is process-global: one database at a time
+        sessions = make_sessionmaker(make_engine(url))
+        with sessions() as s:
+            service.create_study(s, url, cfg)
     t0 = time.time()
     cmd = [sys.executable, "-m", "nas", "worker", "--db", url, "--study", tag, "--artifacts", str(folder / "runs"),
            "--cache-dir", str(folder / "cache"), "--threads-split", str(threads_split), "--no-linger"]
