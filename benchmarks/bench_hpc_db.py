@@ -160,6 +160,7 @@ def _client(url: str, study_id: int, seconds: float, ready, go, out) -> None:
     import optuna
     from sqlalchemy import update
 
+    from nas import optuna_private
     from nas.db import StudyRow
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -167,7 +168,7 @@ def _client(url: str, study_id: int, seconds: float, ready, go, out) -> None:
     engine = create_engine(url, pool_pre_ping=True)  # the workers' engine options (nas.db.engine_kwargs)
     storage = optuna.storages.RDBStorage(url, engine_kwargs={"pool_pre_ping": True}, heartbeat_interval=20,
                                          grace_period=120)
-    trial_id = optuna.load_study(study_name="bench", storage=storage).ask()._trial_id
+    trial_id = optuna_private.trial_id(optuna.load_study(study_name="bench", storage=storage).ask())
     claim = (update(StudyRow).where(StudyRow.id == study_id, StudyRow.claimed < StudyRow.budget,
                                     StudyRow.status == "running").values(claimed=StudyRow.claimed + 1))
     ready.put(1)

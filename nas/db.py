@@ -15,24 +15,30 @@ timeout so several worker processes share one file without "database is locked")
 from __future__ import annotations
 
 import datetime as dt
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     Boolean,
     DateTime,
+    Dialect,
     Float,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
     Text,
+    TypeDecorator,
     UniqueConstraint,
     create_engine,
     event,
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
+
+from nas.status import StudyStatus, TrialStatus
 
 SQLITE_BUSY_TIMEOUT_S = 60
 
@@ -45,13 +51,31 @@ class Base(DeclarativeBase):
     pass
 
 
+class StatusColumn(TypeDecorator[StrEnum]):
+    """A status enum stored as its string (``VARCHAR(16)``, as before the enums): an unknown value is refused
+    on write, and rows read back as the enum."""
+
+    impl = String(16)
+    cache_ok = True
+
+    def __init__(self, enum: type[StrEnum]):
+        super().__init__()
+        self.enum = enum
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
+        return None if value is None else self.enum(value).value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> StrEnum | None:
+        return None if value is None else self.enum(value)
+
+
 class StudyRow(Base):
     __tablename__ = "nas_studies"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(128), unique=True, index=True)
     config: Mapped[dict[str, Any]] = mapped_column(JSON)
-    status: Mapped[str] = mapped_column(String(16), default="created")  # created|running|stopped|finished
+    status: Mapped[StudyStatus] = mapped_column(StatusColumn(StudyStatus), default=StudyStatus.CREATED)
     budget: Mapped[int] = mapped_column(Integer)
     claimed: Mapped[int] = mapped_column(Integer, default=0)
     owner: Mapped[str] = mapped_column(String(128), default="")
@@ -67,7 +91,7 @@ class TrialRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     study_id: Mapped[int] = mapped_column(ForeignKey("nas_studies.id", ondelete="CASCADE"), index=True)
     number: Mapped[int] = mapped_column(Integer)  # Optuna trial number
-    status: Mapped[str] = mapped_column(String(16))  # ok | infeasible | failed
+    status: Mapped[TrialStatus] = mapped_column(StatusColumn(TrialStatus))
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     candidate: Mapped[dict[str, Any]] = mapped_column(JSON)
     family: Mapped[str] = mapped_column(String(32), index=True)
@@ -184,10 +208,6 @@ def make_sessionmaker(engine: Engine) -> sessionmaker:
     return sessionmaker(engine, expire_on_commit=False)
 
 
-# --- REST API additions (kept at the end so they merge cleanly) ---------------------------------
-from sqlalchemy import Index  # noqa: E402
-
-
 class ApiTokenRow(Base):
     """A named API token for writes; only its SHA-256 is stored (``nas token create NAME`` prints it once)."""
 
@@ -208,7 +228,6 @@ Index("ix_nas_trials_study_summary", TrialRow.study_id, TrialRow.status, TrialRo
 Index("ix_nas_pareto_study_device", ParetoPointRow.study_id, ParetoPointRow.device)
 
 
-# --- registered datasets (issue 14) ----------------------------------------------------------------
 class DatasetRow(Base):
     """A dataset the operator registered by name (``nas datasets add`` or an upload): studies created over
     REST name it instead of a server path. ``summary`` is its index (classes, splits, counts)."""

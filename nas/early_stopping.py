@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nas.hardware import CostReport
+from nas.pipeline import TrialResult
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +102,6 @@ class EarlyStopper:
         return True
 
 
-def training_curve(details: dict[str, Any]) -> tuple[float, ...]:
-    """Validation accuracy after each training epoch (fine-tuning epochs left out) from a trial's details."""
-    return tuple(float(h["val_accuracy"]) for h in details.get("history", []) if "phase" not in h)
+def training_curve(result: TrialResult) -> tuple[float, ...]:
+    """Validation accuracy after each training epoch (fine-tuning epochs left out) of a finished trial."""
+    return tuple(float(h["val_accuracy"]) for h in result.training_epochs())

@@ -14,7 +14,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -27,6 +27,7 @@ from nas.deploy import check_agreement, evaluate_file, export_qat_tflite, export
 from nas.errors import ConfigError
 from nas.hardware import CostReport, HardwareProfile, price, price_all
 from nas.models import build_model, count_params
+from nas.status import TrialStatus
 from nas.train import DeviceFeatures, EpochCallback, accuracy, predict, resolve_device, train
 
 log = logging.getLogger(__name__)
@@ -79,7 +80,7 @@ class TrialResult:
     """Everything one trial produced. ``costs`` maps profile name -> CostReport."""
 
     candidate: Candidate
-    status: str  # ok | infeasible
+    status: TrialStatus  # ok | infeasible (a failed trial raised: it has no result)
     reason: str | None
     accuracy: float  # of the exported file, validation split
     test_accuracy: float  # of the exported file, test split
@@ -96,29 +97,45 @@ class TrialResult:
     artifact_dir: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def cost(self, device: str) -> CostReport:
-        return self.costs[device]
-
     def summary(self, device: str) -> str:
         c = self.costs.get(device)
         figures = (f"lat {c.latency_ms:.2f}ms ram {c.ram_kb:.1f}KB flash {c.flash_kb:.1f}KB" if c else "")
         if c is not None and c.energy_uj is not None:
             figures += f" energy {c.energy_uj:.0f}uJ"
-        if self.status != "ok":
+        if self.status != TrialStatus.OK:
             return f"{self.candidate.describe()} {self.candidate.bits}b infeasible: {self.reason}"
         learns = " (not learning: stopped)" if self.extra.get("not_learning") else ""
         return (f"{self.candidate.describe()} {self.candidate.bits}b prune {self.candidate.prune_ratio:g} "
                 f"acc {self.accuracy:.3f}{learns} {figures}")
+
+    def training_epochs(self) -> tuple[dict[str, float | str], ...]:
+        """The history's epochs of training proper (fine-tuning and QAT epochs carry a ``phase``)."""
+        return tuple(h for h in self.history if "phase" not in h)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The result as JSON (``trial.json``; a trial's stored details are this less ``costs``)."""
+        d = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "artifact_dir"}
+        return d | {"candidate": self.candidate.to_dict(), "costs": {k: v.to_dict() for k, v in self.costs.items()},
+                    "history": list(self.history), "confusion": [list(x) for x in self.confusion]}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> TrialResult:
+        """A result read back from :meth:`to_dict`'s JSON; keys that are not fields (a worker's notes) are left
+        out, and stored details without ``costs`` read back with none."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names} | {
+            "candidate": Candidate.from_dict(d["candidate"]), "status": TrialStatus(d["status"]),
+            "costs": {k: CostReport.from_dict(v) for k, v in d.get("costs", {}).items()},
+            "history": tuple(d.get("history", ())), "confusion": tuple(tuple(r) for r in d.get("confusion", ()))})
 
 
 def _budget_violation(report: CostReport, profile: HardwareProfile, max_latency_ms: float | None,
                       max_energy_uj: float | None = None) -> str | None:
     if not report.deployable:
         return report.reason or f"not deployable on {profile.name}"
-    if report.ram_kb > profile.sram_kb:
-        return f"RAM {report.ram_kb:.1f} KB exceeds {profile.name}'s {profile.sram_kb:g} KB"
-    if report.flash_kb > profile.flash_kb:
-        return f"flash {report.flash_kb:.1f} KB exceeds {profile.name}'s {profile.flash_kb:g} KB"
+    memory = profile.memory_violation(report.ram_kb, report.flash_kb)
+    if memory:
+        return memory
     if max_latency_ms is not None and report.latency_ms > max_latency_ms:
         return f"latency {report.latency_ms:.2f} ms exceeds the {max_latency_ms:g} ms deadline"
     if max_energy_uj is not None and report.energy_uj is not None and report.energy_uj > max_energy_uj:
@@ -184,7 +201,7 @@ def run_trial(candidate: Candidate, ctx: TrialContext, out_dir: Path | None = No
         seconds["precheck"] = time.perf_counter() - t
         if violation:
             log.info("precheck: %s infeasible (%s), not trained", candidate.describe(), violation)
-            return TrialResult(candidate, "infeasible", violation, 0.0, 0.0, 0.0, report.params, report.macs,
+            return TrialResult(candidate, TrialStatus.INFEASIBLE, violation, 0.0, 0.0, 0.0, report.params, report.macs,
                                0, {ctx.primary.name: report}, seconds, extra={"precheck": True})
         if on_precheck is not None:
             on_precheck(report)
@@ -244,7 +261,8 @@ def run_trial(candidate: Candidate, ctx: TrialContext, out_dir: Path | None = No
     violation = _budget_violation(primary, ctx.primary, ctx.max_latency_ms, ctx.max_energy_uj)
 
     result = TrialResult(
-        candidate=candidate, status="infeasible" if violation else "ok", reason=violation or tr.not_learning,
+        candidate=candidate, status=TrialStatus.INFEASIBLE if violation else TrialStatus.OK,
+        reason=violation or tr.not_learning,
         accuracy=acc, test_accuracy=test_acc, float_accuracy=float_acc,
         params=count_params(model), macs=primary.macs, tflite_bytes=len(tfl), costs=costs,
         seconds=seconds, history=tuple(history), confusion=tuple(tuple(int(v) for v in r) for r in confusion),
@@ -265,15 +283,4 @@ def write_artifacts(result: TrialResult, tfl: bytes, out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "model.tflite").write_bytes(tfl)
     (out_dir / "candidate.json").write_text(json.dumps(result.candidate.to_dict(), indent=2))
-    (out_dir / "trial.json").write_text(json.dumps(result_to_dict(result), indent=2, default=float))
-
-
-def result_to_dict(r: TrialResult) -> dict[str, Any]:
-    return {
-        "candidate": r.candidate.to_dict(), "status": r.status, "reason": r.reason,
-        "accuracy": r.accuracy, "test_accuracy": r.test_accuracy, "float_accuracy": r.float_accuracy,
-        "params": r.params, "macs": r.macs, "tflite_bytes": r.tflite_bytes,
-        "costs": {k: v.to_dict() for k, v in r.costs.items()}, "seconds": r.seconds,
-        "history": list(r.history), "confusion": [list(x) for x in r.confusion],
-        "tflm_max_abs_diff": r.tflm_max_abs_diff, "stopped_early": r.stopped_early, "extra": r.extra,
-    }
+    (out_dir / "trial.json").write_text(json.dumps(result.to_dict(), indent=2, default=float))

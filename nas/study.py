@@ -36,8 +36,10 @@ from nas.db import (
 from nas.errors import ConfigError, NotFoundError
 from nas.front import dominates, hypervolume
 from nas.hardware import CostReport, HardwareProfile
-from nas.pipeline import TrialResult, result_to_dict
+from nas.pipeline import TrialResult
+from nas.records import TrialFigures
 from nas.space import SearchSpace, StartingPoint
+from nas.status import StudyStatus, TrialStatus
 from nas.study_config import ENERGY_OBJECTIVES, OBJECTIVES, StudyConfig
 
 log = logging.getLogger(__name__)
@@ -189,14 +191,13 @@ def figure(objective: str, result_or_row: Any, cost: CostReport | MeasurementRow
 
 
 def energy_figure(objective: str, cost: CostReport | MeasurementRow | None) -> float | None:
-    """``energy_uj`` or ``power_mw`` of a cost report, or of a stored measurement (read from its JSON
-    report by name: the measurement table has no energy columns)."""
+    """``energy_uj`` or ``power_mw`` of a cost report, or of a stored measurement (its report read back:
+    the measurement table has no energy columns)."""
     if cost is None:
         return None
-    if isinstance(cost, CostReport):
-        return getattr(cost, objective)
-    energy = (cost.report or {}).get("energy") or {}
-    return None if energy.get(objective) is None else float(energy[objective])
+    report = cost if isinstance(cost, CostReport) else CostReport.from_dict(cost.report)
+    value = getattr(report, objective)
+    return None if value is None else float(value)
 
 
 def objective_values(cfg: StudyConfig, result: TrialResult) -> list[float]:
@@ -213,8 +214,8 @@ def constraint_values(cfg: StudyConfig, result: TrialResult, profiles: dict[str,
         if c is None:  # not priced (the precheck stopped at the primary device)
             out |= {f"{name}.ram_kb": 0.0, f"{name}.flash_kb": 0.0, f"{name}.deployable": 1.0}
             continue
-        out |= {f"{name}.ram_kb": c.ram_kb - p.sram_kb, f"{name}.flash_kb": c.flash_kb - p.flash_kb,
-                f"{name}.deployable": 0.0 if c.deployable else 1.0}
+        out |= {f"{name}.{figure}": excess for figure, excess in p.memory_excess(c.ram_kb, c.flash_kb).items()}
+        out[f"{name}.deployable"] = 0.0 if c.deployable else 1.0
     primary = result.costs.get(cfg.devices[0])
     if cfg.max_latency_ms is not None:
         out["max_latency_ms"] = (primary.latency_ms if primary else cfg.max_latency_ms * 2) - cfg.max_latency_ms
@@ -222,9 +223,9 @@ def constraint_values(cfg: StudyConfig, result: TrialResult, profiles: dict[str,
         e = primary.energy_uj if primary else None
         out["max_energy_uj"] = (cfg.max_energy_uj * 2 if e is None else e) - cfg.max_energy_uj
     if cfg.min_accuracy is not None:
-        out["min_accuracy"] = cfg.min_accuracy - result.accuracy if result.status == "ok" else 1.0
+        out["min_accuracy"] = cfg.min_accuracy - result.accuracy if result.status == TrialStatus.OK else 1.0
     # precheck-infeasible trials were never trained: keep them out of the front
-    out["trained"] = 0.0 if result.status == "ok" else 1.0
+    out["trained"] = 0.0 if result.status == TrialStatus.OK else 1.0
     return out
 
 
@@ -264,23 +265,14 @@ def record_result(session: Session, study: StudyRow, cfg: StudyConfig, number: i
     ``note``: added to the stored details (``retry_of``, the early-stopping decision, ...)."""
     _lock_study(session, study)
     primary = result.costs.get(cfg.devices[0])
-    feasible = result.status == "ok" and all(v <= 0 for v in constraint_values(cfg, result, profiles).values())
-    details = result_to_dict(result)
+    feasible = (result.status == TrialStatus.OK
+                and all(v <= 0 for v in constraint_values(cfg, result, profiles).values()))
+    details = result.to_dict()
     details.update(note or {})
     trial_json = json.dumps(details, default=float).encode()
     details.pop("costs")
-    row = TrialRow(
-        study_id=study.id, number=number, status=result.status, reason=result.reason,
-        candidate=result.candidate.to_dict(), family=result.candidate.arch.family,
-        arch=result.candidate.describe()[:256], frontend=result.candidate.frontend.describe(),
-        bits=result.candidate.bits, prune_ratio=result.candidate.prune_ratio,
-        accuracy=result.accuracy if result.status == "ok" else None,
-        test_accuracy=result.test_accuracy if result.status == "ok" else None,
-        float_accuracy=result.float_accuracy if result.status == "ok" else None,
-        latency_ms=primary.latency_ms if primary else None, ram_kb=primary.ram_kb if primary else None,
-        flash_kb=primary.flash_kb if primary else None, macs=result.macs, params=result.params,
-        tflite_bytes=result.tflite_bytes or None, feasible=feasible, details=details, worker=worker,
-    )
+    figures = TrialFigures.of_result(number, result, primary, feasible=feasible, worker=worker)
+    row = TrialRow(study_id=study.id, candidate=result.candidate.to_dict(), details=details, **figures.columns())
     session.add(row)
     session.flush()
     for device, c in result.costs.items():
@@ -302,12 +294,8 @@ def record_failure(session: Session, study: StudyRow, number: int, candidate: di
                    worker: str = "", *, note: dict[str, Any] | None = None) -> None:
     """Insert a failed trial (it consumes its slot of the budget). Commits."""
     _lock_study(session, study)
-    arch = dict(candidate.get("arch", {}))
-    session.add(TrialRow(study_id=study.id, number=number, status="failed", reason=reason[:4000],
-                         candidate=candidate, family=str(arch.get("family", "?")), arch=str(arch)[:256],
-                         bits=int(candidate.get("bits", 0)), prune_ratio=float(candidate.get("prune_ratio", 0)),
-                         feasible=False, details=dict(note or {}),
-                         worker=worker))
+    figures = TrialFigures.of_failure(number, candidate, reason, worker)
+    session.add(TrialRow(study_id=study.id, candidate=candidate, details=dict(note or {}), **figures.columns()))
     session.commit()
 
 
@@ -315,8 +303,8 @@ def finish_if_done(session: Session, study: StudyRow) -> int:
     """Mark the study finished once its budget of trials is recorded; returns how many are. Commits."""
     n_done = session.query(TrialRow).filter(TrialRow.study_id == study.id).count()
     if n_done >= study.budget:
-        session.execute(update(StudyRow).where(StudyRow.id == study.id, StudyRow.status == "running")
-                        .values(status="finished"))
+        session.execute(update(StudyRow).where(StudyRow.id == study.id, StudyRow.status == StudyStatus.RUNNING)
+                        .values(status=StudyStatus.FINISHED))
         session.commit()
     return n_done
 
@@ -368,20 +356,19 @@ _AFTER_PRECHECK = ("train", "prune", "export", "evaluate", "price")
 
 
 def savings(session: Session, study_id: int) -> Savings:
-    result = session.execute(select(TrialRow.details, TrialRow.candidate).where(TrialRow.study_id == study_id))
-    rows = [(d, c) for d, c in result.all() if d.get("seconds")]
-    skipped = [d for d, _ in rows if d.get("extra", {}).get("precheck")]
-    stopped = [(d, c) for d, c in rows if d.get("stopped_early")]
-    full = [d for d, _ in rows if not d.get("extra", {}).get("precheck") and not d.get("stopped_early")]
-    mean_full = sum(sum(d["seconds"].get(k, 0.0) for k in _AFTER_PRECHECK) for d in full) / max(1, len(full))
-    prunes = [d["seconds"]["prune"] for d in full if "prune" in d["seconds"]]
+    details = session.scalars(select(TrialRow.details).where(TrialRow.study_id == study_id)).all()
+    results = [TrialResult.from_dict(d) for d in details if d.get("seconds")]  # a failed trial has no result
+    skipped = [r for r in results if r.extra.get("precheck")]
+    stopped = [r for r in results if r.stopped_early]
+    full = [r for r in results if not r.extra.get("precheck") and not r.stopped_early]
+    mean_full = sum(sum(r.seconds.get(k, 0.0) for k in _AFTER_PRECHECK) for r in full) / max(1, len(full))
+    prunes = [r.seconds["prune"] for r in full if "prune" in r.seconds]
     mean_prune = sum(prunes) / max(1, len(prunes))
-    precheck_cost = sum(d["seconds"].get("precheck", 0.0) for d, _ in rows)
+    precheck_cost = sum(r.seconds.get("precheck", 0.0) for r in results)
     early = 0.0
-    for d, c in stopped:
-        ran = max(1, sum(1 for h in d.get("history", []) if "phase" not in h))
-        planned = int(c.get("train", {}).get("epochs", ran))
-        early += (planned - ran) * d["seconds"].get("train", 0.0) / ran
-        early += mean_prune if float(c.get("prune_ratio", 0)) > 0 else 0.0
+    for r in stopped:
+        ran = max(1, len(r.training_epochs()))
+        early += (r.candidate.train.epochs - ran) * r.seconds.get("train", 0.0) / ran
+        early += mean_prune if r.candidate.prune_ratio > 0 else 0.0
     return Savings(len(full) + len(stopped), len(skipped), precheck_cost, len(skipped) * mean_full - precheck_cost,
                    len(stopped), early)

@@ -100,14 +100,14 @@ class StudyConfig(BaseModel):
             ConfigError / NotFoundError: as loading the YAML files would.
         """
         from nas import yamlfile
-        from nas.hardware.profiles import profile_names, profiles_dir
+        from nas.hardware.profiles import profiles_dir
         from nas.space import SPACES_DIR
 
         space_doc = self.space_doc
         if space_doc is None:
             space_doc = yamlfile.read(yamlfile.locate(self.space, SPACES_DIR, "search space"))
         docs: dict[str, dict[str, Any]] = {}
-        shipped = set(profile_names())
+        shipped = set(yamlfile.names(profiles_dir()))
         for d in self.devices:
             if d in self.profile_docs:
                 if d in shipped:

@@ -36,6 +36,7 @@ from nas.early_stopping import EarlyStopper, EarlyStopRule, FrontSnapshot, train
 from nas.errors import NasError
 from nas.hardware import HardwareProfile
 from nas.logs import setup_logging
+from nas.optuna_private import study_storage, trial_id
 from nas.pipeline import TrialContext, TrialResult, run_trial
 from nas.recovery import (
     CANDIDATE_ATTR,
@@ -51,6 +52,7 @@ from nas.recovery import (
     with_db_retry,
 )
 from nas.space import SearchSpace
+from nas.status import StudyStatus, TrialStatus
 from nas.study import (
     Heartbeat,
     SqlCostCache,
@@ -96,7 +98,8 @@ class _StudyRuntime:
 def claim_slot(session: Session, study_id: int) -> bool:
     """Atomically take one trial of the budget; False when it is spent or the study is not running."""
     stmt = (update(StudyRow)
-            .where(StudyRow.id == study_id, StudyRow.claimed < StudyRow.budget, StudyRow.status == "running")
+            .where(StudyRow.id == study_id, StudyRow.claimed < StudyRow.budget,
+                   StudyRow.status == StudyStatus.RUNNING)
             .values(claimed=StudyRow.claimed + 1))
     res = cast(CursorResult, session.execute(stmt))  # an UPDATE's result has a rowcount
     session.commit()
@@ -175,7 +178,7 @@ class Worker:
             return res.rowcount == 1
 
     def _running(self, session: Session) -> list[StudyRow]:
-        q = select(StudyRow).where(StudyRow.status == "running")
+        q = select(StudyRow).where(StudyRow.status == StudyStatus.RUNNING)
         if self.study_name:
             q = q.where(StudyRow.name == self.study_name)
         return list(session.scalars(q.order_by(StudyRow.created_at)))
@@ -233,8 +236,8 @@ class Worker:
     def run_one(self, row: StudyRow) -> None:
         rt = self._runtime(row)
         trial = self._db(rt.study.ask, "start a trial")
-        storage = cast(HeartbeatStorage, rt.study._storage)  # Optuna's cache around our RDBStorage
-        beat = TrialHeartbeat(storage, trial._trial_id, self.options.heartbeat.interval_s).start()
+        storage = cast(HeartbeatStorage, study_storage(rt.study))
+        beat = TrialHeartbeat(storage, trial_id(trial), self.options.heartbeat.interval_s).start()
         try:
             candidate = rt.space.sample(trial)
             self._db(lambda: self._describe(trial, candidate.to_dict()), f"start trial {trial.number}")
@@ -269,12 +272,14 @@ class Worker:
             fronts = s.scalars(select(ParetoPointRow.values).where(ParetoPointRow.study_id == row.id,
                                                                    ParetoPointRow.device == cfg.devices[0])).all()
             done = s.execute(select(TrialRow.details, TrialRow.accuracy).where(
-                TrialRow.study_id == row.id, TrialRow.status == "ok").order_by(TrialRow.id.desc()).limit(200)).all()
+                TrialRow.study_id == row.id, TrialRow.status == TrialStatus.OK)
+                .order_by(TrialRow.id.desc()).limit(200)).all()
         i = cfg.objectives.index("accuracy")
         others = [j for j in range(len(cfg.objectives)) if j != i]
         front = FrontSnapshot(tuple(cfg.objectives[j] for j in others),
                               tuple((v[i], tuple(v[j] for j in others)) for v in fronts))
-        curves = [(training_curve(d), float(a)) for d, a in done if a is not None and not d.get("stopped_early")]
+        finished = [(TrialResult.from_dict(d), a) for d, a in done if a is not None]
+        curves = [(training_curve(r), float(a)) for r, a in finished if not r.stopped_early]
         rule = EarlyStopRule(min_epochs=cfg.early_stopping_min_epochs, min_fraction=cfg.early_stopping_min_fraction,
                              margin=cfg.early_stopping_margin)
         return EarlyStopper(rule, front, curves, epochs)
@@ -282,7 +287,7 @@ class Worker:
     def _record(self, rt: _StudyRuntime, row: StudyRow, trial: optuna.Trial, result: TrialResult,
                 out_dir: Path, note: dict[str, Any]) -> None:
         """Record the result, then tell Optuna; every step survives a dropped connection."""
-        tflite = (out_dir / "model.tflite").read_bytes() if result.status == "ok" else None
+        tflite = (out_dir / "model.tflite").read_bytes() if result.status == TrialStatus.OK else None
         constraints = constraint_values(rt.cfg, result, rt.profiles)
         def set_constraints() -> None:
             for key, value in constraints.items():

@@ -13,7 +13,7 @@ from pathlib import Path
 from sqlalchemy.orm import Session, sessionmaker
 
 from nas import yamlfile
-from nas.hardware.profiles import profile_names
+from nas.hardware.profiles import profiles_dir
 from nas.study_config import OBJECTIVES, SAMPLERS
 
 DEFAULT_DB = "sqlite:///runs/nas.db"
@@ -35,7 +35,7 @@ def add_artifacts(p: argparse.ArgumentParser) -> None:
 
 
 def device_help(what: str) -> str:
-    return f"{what}: one of {', '.join(profile_names())}, or a profile YAML path"
+    return f"{what}: one of {', '.join(yamlfile.names(profiles_dir()))}, or a profile YAML path"
 
 
 def space_help() -> str:
