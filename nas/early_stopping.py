@@ -25,12 +25,12 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from nas.hardware import CostReport
-from nas.pipeline import TrialResult
+from nas.pipeline import training_epochs
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +102,7 @@ class EarlyStopper:
         return True
 
 
-def training_curve(result: TrialResult) -> tuple[float, ...]:
-    """Validation accuracy after each training epoch (fine-tuning epochs left out) of a finished trial."""
-    return tuple(float(h["val_accuracy"]) for h in result.training_epochs())
+def training_curve(details: Mapping[str, Any]) -> tuple[float, ...]:
+    """Validation accuracy after each training epoch (fine-tuning epochs left out) from a trial's stored
+    details (:meth:`TrialResult.to_dict` less the costs)."""
+    return tuple(float(h["val_accuracy"]) for h in training_epochs(details.get("history", ())))

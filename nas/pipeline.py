@@ -13,7 +13,7 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -108,10 +108,6 @@ class TrialResult:
         return (f"{self.candidate.describe()} {self.candidate.bits}b prune {self.candidate.prune_ratio:g} "
                 f"acc {self.accuracy:.3f}{learns} {figures}")
 
-    def training_epochs(self) -> tuple[dict[str, float | str], ...]:
-        """The history's epochs of training proper (fine-tuning and QAT epochs carry a ``phase``)."""
-        return tuple(h for h in self.history if "phase" not in h)
-
     def to_dict(self) -> dict[str, Any]:
         """The result as JSON (``trial.json``; a trial's stored details are this less ``costs``)."""
         d = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "artifact_dir"}
@@ -127,6 +123,11 @@ class TrialResult:
             "candidate": Candidate.from_dict(d["candidate"]), "status": TrialStatus(d["status"]),
             "costs": {k: CostReport.from_dict(v) for k, v in d.get("costs", {}).items()},
             "history": tuple(d.get("history", ())), "confusion": tuple(tuple(r) for r in d.get("confusion", ()))})
+
+
+def training_epochs(history: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The epochs of training proper in a trial's history (fine-tuning and QAT epochs carry a ``phase``)."""
+    return [h for h in history if "phase" not in h]
 
 
 def _budget_violation(report: CostReport, profile: HardwareProfile, max_latency_ms: float | None,

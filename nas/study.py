@@ -36,7 +36,7 @@ from nas.db import (
 from nas.errors import ConfigError, NotFoundError
 from nas.front import dominates, hypervolume
 from nas.hardware import CostReport, HardwareProfile
-from nas.pipeline import TrialResult
+from nas.pipeline import TrialResult, training_epochs
 from nas.records import TrialFigures
 from nas.space import SearchSpace, StartingPoint
 from nas.status import StudyStatus, TrialStatus
@@ -367,7 +367,7 @@ def savings(session: Session, study_id: int) -> Savings:
     precheck_cost = sum(r.seconds.get("precheck", 0.0) for r in results)
     early = 0.0
     for r in stopped:
-        ran = max(1, len(r.training_epochs()))
+        ran = max(1, len(training_epochs(r.history)))
         early += (r.candidate.train.epochs - ran) * r.seconds.get("train", 0.0) / ran
         early += mean_prune if r.candidate.prune_ratio > 0 else 0.0
     return Savings(len(full) + len(stopped), len(skipped), precheck_cost, len(skipped) * mean_full - precheck_cost,

@@ -278,8 +278,7 @@ class Worker:
         others = [j for j in range(len(cfg.objectives)) if j != i]
         front = FrontSnapshot(tuple(cfg.objectives[j] for j in others),
                               tuple((v[i], tuple(v[j] for j in others)) for v in fronts))
-        finished = [(TrialResult.from_dict(d), a) for d, a in done if a is not None]
-        curves = [(training_curve(r), float(a)) for r, a in finished if not r.stopped_early]
+        curves = [(training_curve(d), float(a)) for d, a in done if a is not None and not d.get("stopped_early")]
         rule = EarlyStopRule(min_epochs=cfg.early_stopping_min_epochs, min_fraction=cfg.early_stopping_min_fraction,
                              margin=cfg.early_stopping_margin)
         return EarlyStopper(rule, front, curves, epochs)
