@@ -134,21 +134,6 @@ class ParamsOut(BaseModel):
     params: dict[str, list[Any]]
 
 
-class DeviceOut(BaseModel):
-    name: str
-    kind: str
-    core: str
-    clock_mhz: float
-    sram_kb: float
-    flash_kb: float
-    runtime: str
-    kernels: str
-    kernel_variant: str
-    measured: bool
-    description: str
-    source: str
-
-
 class SpaceOut(BaseModel):
     name: str
     description: str

@@ -75,8 +75,25 @@ class NpuConfig:
     source: str
 
 
-@dataclass(frozen=True)
-class HardwareProfile:
+@dataclass(frozen=True, kw_only=True)
+class ProfileSummary:
+    """What a profile is, as listings show it (``nas devices``, ``GET /api/devices``)."""
+
+    name: str
+    kind: str
+    core: str
+    clock_mhz: float
+    sram_kb: float
+    flash_kb: float
+    runtime: str
+    kernels: str
+    kernel_variant: str = "none"
+    description: str = ""
+    source: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class HardwareProfile(ProfileSummary):
     """A target device and the coefficients the cost model uses for it.
 
     Attributes:
@@ -90,21 +107,10 @@ class HardwareProfile:
         npu: an Ethos-U NPU that runs what vela can place on it (:mod:`nas.hardware.ethosu`).
     """
 
-    name: str
-    kind: str
-    core: str
-    clock_mhz: float
-    sram_kb: float
-    flash_kb: float
-    runtime: str
-    kernels: str
     runtime_code_kb: float
     runtime_ram_kb: float
     cost: Mapping[str, float]
     sources: Mapping[str, str]
-    description: str = ""
-    source: str = ""
-    kernel_variant: str = "none"
     fpu: bool = True
     op_code_kb: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
     agent_url: str | None = None
