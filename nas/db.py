@@ -105,6 +105,7 @@ class TrialRow(Base):
     latency_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
     ram_kb: Mapped[float | None] = mapped_column(Float, nullable=True)
     flash_kb: Mapped[float | None] = mapped_column(Float, nullable=True)
+    frontend_latency_share: Mapped[float | None] = mapped_column(Float, nullable=True)
     macs: Mapped[int | None] = mapped_column(Integer, nullable=True)
     params: Mapped[int | None] = mapped_column(Integer, nullable=True)
     tflite_bytes: Mapped[int | None] = mapped_column(Integer, nullable=True)

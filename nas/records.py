@@ -41,6 +41,7 @@ class TrialFigures:
     latency_ms: float | None = None
     ram_kb: float | None = None
     flash_kb: float | None = None
+    frontend_latency_share: float | None = None  # the audio frontend's (DSP) part of latency_ms, 0..1
     params: int | None = None
     macs: int | None = None
     tflite_bytes: int | None = None
@@ -58,7 +59,10 @@ class TrialFigures:
                    test_accuracy=result.test_accuracy if trained else None,
                    float_accuracy=result.float_accuracy if trained else None,
                    latency_ms=primary.latency_ms if primary else None, ram_kb=primary.ram_kb if primary else None,
-                   flash_kb=primary.flash_kb if primary else None, params=result.params, macs=result.macs,
+                   flash_kb=primary.flash_kb if primary else None,
+                   frontend_latency_share=primary.frontend_ms / primary.latency_ms
+                   if primary and primary.latency_ms > 0 else None,
+                   params=result.params, macs=result.macs,
                    tflite_bytes=result.tflite_bytes or None, feasible=feasible, worker=worker)
 
     @classmethod

@@ -31,7 +31,7 @@ def url(request, tmp_path):
     return request.getfixturevalue("pg_url")
 
 
-HEAD = "0003"  # the newest revision in nas/migrations/versions
+HEAD = "0005"  # the newest revision in nas/migrations/versions
 
 def _old_schema():
     if "schema_5042fa2" not in sys.modules:
@@ -85,7 +85,7 @@ def test_previous_release_database_upgrades_in_place(url, capsys):
     _previous_release_db(url, drop_indexes=True)
     optuna_version = create_engine(url).connect().execute(text("SELECT version_num FROM alembic_version")).scalar()
     assert main(["db", "status", "--db", url]) == 0
-    assert "pending 0001, 0002, 0003" in capsys.readouterr().out
+    assert "pending 0001, 0002, 0003, 0005" in capsys.readouterr().out
     assert main(["db", "upgrade", "--db", url]) == 0
     assert f"upgraded from no recorded revision to {HEAD}" in capsys.readouterr().out
     assert _schema_diff(url) == []  # the missing indexes were created too
