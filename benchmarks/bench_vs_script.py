@@ -3,17 +3,24 @@
 (a) ``script``: plain Optuna NSGA-II in 2 processes sharing one SQLite storage; a DS-CNN or CNN of searched
     width and depth, fixed 10 epochs (Adam, plain cross-entropy, the last epoch's weights), 40 log-mels at
     a 10 ms hop (25 ms window), objectives validation accuracy / MACs / params, int8 export; no device model.
-(b) ``project`` (and variants, e.g. ``project-random``): a `nas` study on the ``kws`` space with 2 workers.
+(b) ``project`` (and variants: ``project-nofidelity`` trains every candidate fully, ``project-random`` samples
+    at random): a `nas` study on the ``kws`` space with 2 workers, multi-fidelity on by default.
 
 At the deadline no new trial starts; trials under way finish (both sides alike). Every int8 file of both is
 then priced by the same cost model on the same device (default nucleo-l4r5zi, frontend included), and the
 front is taken over the files that fit the board (RAM, flash, deployable) in (test error, latency, RAM):
 the test split is the speaker neither side selected on. Printed side by side: hypervolume (normalized by a
 fixed reference point), best test accuracy, trials, and hypervolume against wall time; mean and spread
-over the seeds.
+over the seeds. For the project's studies also: the share of training epochs spent on candidates off the
+study's own front, and the share of the workers' time outside training (``nas study show``'s effort line).
+
+``--side-by-side`` runs the variants of a seed at the same time, one process each on its own core (so
+background load on a shared machine hits every side alike); otherwise one after the other, ``--workers``
+processes each.
 
 Usage: PYTHONPATH=. python benchmarks/bench_vs_script.py [--minutes 8] [--seeds 0 1 2]
-       [--variants script project project-random] [--device nucleo-l4r5zi] [--dataset SPEC]
+       [--variants script project project-nofidelity project-random] [--side-by-side]
+       [--device nucleo-l4r5zi] [--dataset SPEC]
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,7 +47,8 @@ from nas.candidate import ArchConfig, FrontendConfig  # noqa: E402
 from nas.front import hypervolume  # noqa: E402
 
 #: What each project variant changes in the study config (a new search feature gets its row here).
-PROJECT_VARIANTS: dict[str, dict] = {"project": {}, "project-random": {"sampler": "random"}}
+PROJECT_VARIANTS: dict[str, dict] = {"project": {}, "project-nofidelity": {"fidelity": None},
+                                     "project-random": {"sampler": "random"}}
 SCRIPT_FRONTEND = FrontendConfig(kind="logmel", n_mels=40, win_ms=25, hop_ms=10, normalization="global")
 SCRIPT_EPOCHS = 10
 
@@ -134,7 +143,7 @@ def run_script(folder: Path, seed: int, dataset: str, minutes: float, workers: i
 # --- (b) a project study ----------------------------------------------------------------------------------
 
 def run_project(folder: Path, tag: str, overrides: dict, seed: int, dataset: str, minutes: float,
-                workers: int, device: str) -> list[File]:
+                workers: int, device: str, threads_split: int) -> tuple[list[File], dict]:
     from nas import service
     from nas.db import StudyRow, TrialRow, make_engine, make_sessionmaker
     from nas.study_config import StudyConfig
@@ -147,7 +156,7 @@ def run_project(folder: Path, tag: str, overrides: dict, seed: int, dataset: str
         service.create_study(s, url, cfg)
     t0 = time.time()
     cmd = [sys.executable, "-m", "nas", "worker", "--db", url, "--study", tag, "--artifacts", str(folder / "runs"),
-           "--cache-dir", str(folder / "cache"), "--threads-split", str(workers), "--no-linger"]
+           "--cache-dir", str(folder / "cache"), "--threads-split", str(threads_split), "--no-linger"]
     procs = [subprocess.Popen(cmd + ["--name", f"{tag}-w{w}"], stdout=subprocess.DEVNULL,
                               stderr=open(folder / f"{tag}-w{w}.log", "w")) for w in range(workers)]
     while time.time() < t0 + 60 * minutes and all(p.poll() is None for p in procs):
@@ -165,7 +174,8 @@ def run_project(folder: Path, tag: str, overrides: dict, seed: int, dataset: str
             t = (row.finished_at - s.query(StudyRow.created_at).filter(StudyRow.id == study_id).scalar())
             files.append(File(t.total_seconds(), service.export_model(s, tag, row.number),
                               FrontendConfig(**row.candidate["frontend"]), float(row.test_accuracy or 0.0)))
-    return files
+        effort = service.study_effort(s, tag)
+    return files, effort
 
 
 # --- the same pricing and front for both ------------------------------------------------------------------
@@ -189,6 +199,27 @@ def front_figures(files: list[File], device: str, marks: list[float]) -> dict:
             "files": len(files), "feasible": len(points), "hv_at": [hv_at(60 * m) for m in marks]}
 
 
+def _run_variant(folder: Path, variant: str, seed: int, dataset: str, args: argparse.Namespace, workers: int,
+                 threads_split: int) -> tuple[list[File], dict]:
+    """One side's files (and, for a project study, its effort figures)."""
+    if variant == "script":
+        return run_script(folder, seed, dataset, args.minutes, workers), {}
+    return run_project(folder, f"{variant}-{seed}", PROJECT_VARIANTS[variant], seed, dataset, args.minutes,
+                       workers, args.device, threads_split)
+
+
+def _plot(results: dict[str, list[dict]], marks: list[float], path: Path) -> None:
+    """Hypervolume against wall time, one line per variant (mean over seeds), as a self-contained HTML file."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure([go.Scatter(x=marks, y=[statistics.mean(r["hv_at"][i] for r in runs) for i in range(len(marks))],
+                                mode="lines+markers", name=variant) for variant, runs in results.items()])
+    fig.update_layout(title="Hypervolume (test error, latency, RAM) against wall time, mean over seeds",
+                      xaxis_title="minutes", yaxis_title="hypervolume (normalized)")
+    fig.write_html(path, include_plotlyjs=True)  # the plotting library inline: no network to view it
+    print(f"wrote {path}")
+
+
 def _mean_sd(values: list[float]) -> str:
     if not values:
         return "-"
@@ -202,33 +233,49 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--variants", nargs="+", default=["script", "project", "project-random"],
                     choices=["script", *PROJECT_VARIANTS])
     ap.add_argument("--workers", type=int, default=2, help="processes of each side (default 2)")
+    ap.add_argument("--side-by-side", action="store_true",
+                    help="run the variants of a seed at once, one process each (shares the cores equally)")
     ap.add_argument("--device", default="nucleo-l4r5zi")
+    ap.add_argument("--plot", type=Path, help="also write hypervolume against wall time to this HTML file")
     ap.add_argument("--dataset", help="default: FSDD leave-one-speaker-out, test speaker theo")
     args = ap.parse_args(argv)
     dataset = _dataset(args.dataset)
     marks = [m for m in (1, 2, 4, 6, 8, 12, 16) if m <= args.minutes] or [args.minutes]
-    print(f"{dataset}: {args.minutes:g} min per run on {args.workers} processes, seeds {args.seeds}, "
-          f"priced on {args.device}", flush=True)
+    how = (f"side by side, one process each on {len(args.variants)} at once" if args.side_by_side
+           else f"one after the other, {args.workers} processes each")
+    print(f"{dataset}: {args.minutes:g} min per run, {how}, seeds {args.seeds}, priced on {args.device}", flush=True)
     results: dict[str, list[dict]] = {v: [] for v in args.variants}
     with tempfile.TemporaryDirectory(prefix="bench-vs-script-") as tmp:
         folder = Path(tmp)
         for seed in args.seeds:
-            for variant in args.variants:
-                if variant == "script":
-                    files = run_script(folder, seed, dataset, args.minutes, args.workers)
-                else:
-                    files = run_project(folder, f"{variant}-{seed}", PROJECT_VARIANTS[variant], seed, dataset,
-                                        args.minutes, args.workers, args.device)
-                r = front_figures(files, args.device, marks)
+            if args.side_by_side:
+                pool = ThreadPoolExecutor(len(args.variants))  # each side's processes run while the others do
+                runs = {v: pool.submit(_run_variant, folder, v, seed, dataset, args, 1, len(args.variants))
+                        for v in args.variants}
+                outcome = {v: f.result() for v, f in runs.items()}
+                pool.shutdown()
+            else:
+                outcome = {v: _run_variant(folder, v, seed, dataset, args, args.workers, args.workers)
+                           for v in args.variants}
+            for variant, (files, effort) in outcome.items():
+                r = front_figures(files, args.device, marks) | {"effort": effort}
                 results[variant].append(r)
+                extra = (f", {effort['dominated_epoch_share']:.0%} of {effort['epochs']} epochs off the front, "
+                         f"{effort['outside_training_share']:.0%} outside training" if effort else "")
                 print(f"  {variant} seed {seed}: HV {r['hv']:.4f}, best test {r['best']:.3f}, "
-                      f"{r['feasible']}/{r['files']} int8 files fit", flush=True)
-    print(f"\n{'run':<16}{'HV (test err, lat, RAM)':>26}{'best test acc':>18}{'int8 files':>12}"
-          + "".join(f"{'HV@' + format(m, 'g') + 'min':>11}" for m in marks))
+                      f"{r['feasible']}/{r['files']} int8 files fit{extra}", flush=True)
+    print(f"\n{'run':<20}{'HV (test err, lat, RAM)':>26}{'best test acc':>18}{'int8 files':>12}"
+          f"{'epochs off front':>18}{'outside training':>18}" + "".join(f"{'HV@' + format(m, 'g') + 'min':>11}"
+                                                                   for m in marks))
     for variant, runs in results.items():
         at = [statistics.mean(r["hv_at"][i] for r in runs) for i in range(len(marks))]
-        print(f"{variant:<16}{_mean_sd([r['hv'] for r in runs]):>26}{_mean_sd([r['best'] for r in runs]):>18}"
-              f"{statistics.mean(r['files'] for r in runs):>12.1f}" + "".join(f"{v:>11.4f}" for v in at))
+        shares = [_mean_sd([r["effort"][k] for r in runs if r["effort"]]) if runs[0]["effort"] else "-"
+                  for k in ("dominated_epoch_share", "outside_training_share")]
+        print(f"{variant:<20}{_mean_sd([r['hv'] for r in runs]):>26}{_mean_sd([r['best'] for r in runs]):>18}"
+              f"{statistics.mean(r['files'] for r in runs):>12.1f}{shares[0]:>18}{shares[1]:>18}"
+              + "".join(f"{v:>11.4f}" for v in at))
+    if args.plot:
+        _plot(results, marks, args.plot)
     if "script" in results and "project" in results and results["script"]:
         ratio = [p["hv"] / s["hv"] if s["hv"] else float("inf")
                  for p, s in zip(results["project"], results["script"], strict=True)]

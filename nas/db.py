@@ -7,6 +7,7 @@ artifacts      the ``.tflite`` file and logs of a trial (kilobytes: every worker
 pareto_points  the current Pareto front of a study per device
 front_history  hypervolume of the front after each finished trial
 cost_cache     precheck figures by cost key (frontend, architecture, prune ratio, bits, profile)
+rungs          multi-fidelity: each candidate's result and promotion at each rung
 
 ``make_engine(url)`` is the one place a database URL becomes an engine (SQLite gets WAL and a busy
 timeout so several worker processes share one file without "database is locked").
@@ -186,6 +187,26 @@ class CostCacheRow(Base):
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     device: Mapped[str] = mapped_column(String(128))
     report: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class RungRow(Base):
+    """One candidate at one rung of a multi-fidelity study (:mod:`nas.fidelity`): what it was ranked on and
+    the decision. ``number`` is the trial the candidate first ran as (a re-run after a lost worker keeps it),
+    so a rung is recorded once per candidate."""
+
+    __tablename__ = "nas_rungs"
+    __table_args__ = (UniqueConstraint("study_id", "number", "rung"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("nas_studies.id", ondelete="CASCADE"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    rung: Mapped[int] = mapped_column(Integer)
+    epoch: Mapped[int] = mapped_column(Integer)
+    val_accuracy: Mapped[float] = mapped_column(Float)
+    costs: Mapped[list[float]] = mapped_column(JSON)  # the study's cost objectives, in its order
+    promoted: Mapped[bool] = mapped_column(Boolean)
+    competitors: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
 

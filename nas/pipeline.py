@@ -25,7 +25,9 @@ from nas.compress import prepare_qat, prune_model
 from nas.data import AudioDataset, FeatureCache
 from nas.deploy import check_agreement, evaluate_file, export_qat_tflite, export_tflite, load_teacher
 from nas.errors import ConfigError
+from nas.fidelity import RungGate
 from nas.hardware import CostReport, HardwareProfile, price, price_all
+from nas.hardware.proxy import proxy_cost
 from nas.models import build_model, count_params
 from nas.status import TrialStatus
 from nas.train import DeviceFeatures, EpochCallback, accuracy, predict, resolve_device, train
@@ -80,7 +82,7 @@ class TrialResult:
     """Everything one trial produced. ``costs`` maps profile name -> CostReport."""
 
     candidate: Candidate
-    status: TrialStatus  # ok | infeasible (a failed trial raised: it has no result)
+    status: TrialStatus  # ok | infeasible | stopped (at a multi-fidelity rung: trained briefly, not exported)
     reason: str | None
     accuracy: float  # of the exported file, validation split
     test_accuracy: float  # of the exported file, test split
@@ -103,7 +105,7 @@ class TrialResult:
         if c is not None and c.energy_uj is not None:
             figures += f" energy {c.energy_uj:.0f}uJ"
         if self.status != TrialStatus.OK:
-            return f"{self.candidate.describe()} {self.candidate.bits}b infeasible: {self.reason}"
+            return f"{self.candidate.describe()} {self.candidate.bits}b {self.status}: {self.reason}"
         learns = " (not learning: stopped)" if self.extra.get("not_learning") else ""
         return (f"{self.candidate.describe()} {self.candidate.bits}b prune {self.candidate.prune_ratio:g} "
                 f"acc {self.accuracy:.3f}{learns} {figures}")
@@ -144,6 +146,13 @@ def _budget_violation(report: CostReport, profile: HardwareProfile, max_latency_
     return None
 
 
+def _untrained(candidate: Candidate, input_shape: tuple[int, int], n_classes: int) -> Any:
+    """The candidate's model with its final shapes (pruned), untrained: what the precheck prices."""
+    model = build_model(candidate.arch, input_shape, n_classes)
+    prune_model(model, candidate.prune_ratio, "l1")  # per-layer ratio: same shapes whatever the criterion
+    return model
+
+
 def precheck(candidate: Candidate, ctx: TrialContext, input_shape: tuple[int, int], n_classes: int
              ) -> tuple[str | None, CostReport]:
     """Price the untrained, pruned, quantized export: the cost depends on the shapes, not the weights.
@@ -154,8 +163,8 @@ def precheck(candidate: Candidate, ctx: TrialContext, input_shape: tuple[int, in
     key = cost_key(candidate, ctx.primary, input_shape, n_classes)
     report = ctx.cost_cache.get(key) if ctx.cost_cache else None
     if report is None:
-        model = build_model(candidate.arch, input_shape, n_classes)
-        prune_model(model, candidate.prune_ratio, "l1")  # per-layer ratio: same shapes whatever the criterion
+        with torch.random.fork_rng(devices=[]):  # it may run mid-training: leave training's random stream alone
+            model = _untrained(candidate, input_shape, n_classes)
         tfl = export_tflite(model, candidate.bits, None)
         report = price(tfl, ctx.primary, frontend=candidate.frontend, inference_rate_hz=ctx.inference_rate_hz)
         if ctx.cost_cache and report.latency_source == "estimated":  # measured figures are measured anew
@@ -186,26 +195,57 @@ def resolve_teacher(candidate: Candidate, ctx: TrialContext, out_dir: Path | Non
 
 def run_trial(candidate: Candidate, ctx: TrialContext, out_dir: Path | None = None, *,
               on_epoch: EpochCallback | None = None,
-              on_precheck: Callable[[CostReport], None] | None = None) -> TrialResult:
+              on_precheck: Callable[[CostReport], None] | None = None,
+              rungs: RungGate | None = None) -> TrialResult:
     """Run one trial; write ``model.tflite``, ``candidate.json``, ``trial.json`` to ``out_dir``.
 
     ``on_precheck`` receives the precheck's cost report of a candidate that passed it (an early-stopping
-    rule needs the cost before training)."""
+    rule needs the cost before training). ``rungs``: multi-fidelity; the first rung ranks the candidate on
+    :func:`proxy_cost` (no export yet), the precheck runs once it is promoted from there (only then is
+    its export worth its seconds), and a candidate stopped at a rung is returned ``stopped``, not exported."""
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
     feats = ctx.cache.features(ctx.dataset, candidate.frontend)
     seconds["features"] = time.perf_counter() - t0
+    shape, n_classes = feats.input_shape, feats.n_classes
+    report: CostReport | None = None
+    deferred = ctx.precheck and rungs is not None and bool(rungs.rungs)
 
-    if ctx.precheck:
+    def run_precheck() -> str | None:
+        nonlocal report
         t = time.perf_counter()
-        violation, report = precheck(candidate, ctx, feats.input_shape, feats.n_classes)
-        seconds["precheck"] = time.perf_counter() - t
+        violation, report = precheck(candidate, ctx, shape, n_classes)
+        seconds["precheck"] = seconds.get("precheck", 0.0) + time.perf_counter() - t
         if violation:
-            log.info("precheck: %s infeasible (%s), not trained", candidate.describe(), violation)
-            return TrialResult(candidate, TrialStatus.INFEASIBLE, violation, 0.0, 0.0, 0.0, report.params, report.macs,
-                               0, {ctx.primary.name: report}, seconds, extra={"precheck": True})
+            log.info("precheck: %s infeasible (%s), not trained further", candidate.describe(), violation)
+            return violation
+        if rungs is not None:
+            rungs.set_costs(report)
         if on_precheck is not None:
             on_precheck(report)
+        return None
+
+    violation: str | None = None
+    proxy = None
+    if deferred and rungs is not None:
+        t = time.perf_counter()
+        proxy = proxy_cost(_untrained(candidate, shape, n_classes), torch.zeros(1, *shape), candidate.bits,
+                           ctx.primary, candidate.frontend, ctx.inference_rate_hz)
+        rungs.set_costs(proxy)
+        seconds["proxy"] = time.perf_counter() - t
+    elif ctx.precheck:
+        violation = run_precheck()
+        if violation:
+            return _infeasible(candidate, ctx, violation, report, seconds)
+
+    def after_epoch(epoch: int, val_acc: float) -> bool:
+        nonlocal violation
+        if any(check(epoch, val_acc) for check in (on_epoch, rungs) if check is not None):
+            return True
+        if deferred and report is None and rungs is not None and rungs.results:  # promoted from the first rung
+            violation = run_precheck()
+            return violation is not None
+        return False
 
     torch.manual_seed(ctx.seed)  # the same candidate gets the same initial weights, precheck or not
     model = build_model(candidate.arch, feats.input_shape, feats.n_classes)
@@ -213,9 +253,21 @@ def run_trial(candidate: Candidate, ctx: TrialContext, out_dir: Path | None = No
     kd = {"teacher": teacher, "distill_t": candidate.distill_temperature, "distill_w": candidate.distill_weight}
     device = resolve_device(ctx.accelerator)
     on_device = DeviceFeatures.of(feats, device)  # once per trial, shared by every training phase
-    tr = train(model, feats, candidate.train, seed=ctx.seed, on_epoch=on_epoch, tensors=on_device, **kd)
+    tr = train(model, feats, candidate.train, seed=ctx.seed, on_epoch=after_epoch, tensors=on_device, **kd)
     seconds["train"] = tr.seconds
     history: list[dict[str, float | str]] = [dict(h) for h in tr.history]
+    rung_log = {"rungs": [r.to_dict() for r in rungs.results]} if rungs is not None else {}
+    if violation:
+        return _infeasible(candidate, ctx, violation, report, seconds, tuple(history), rung_log)
+    stop = rungs.stopped if rungs is not None else None
+    if stop is not None:
+        reason = (f"stopped at rung {stop.rung + 1} (epoch {stop.epoch}, validation accuracy {stop.val_accuracy:.3f}): "
+                  f"not among the best 1/eta of {stop.competitors + 1} candidates there")
+        figures = report or proxy
+        params, macs = (figures.params, figures.macs) if figures is not None else (count_params(model), 0)
+        return TrialResult(candidate, TrialStatus.STOPPED, reason, 0.0, 0.0, stop.val_accuracy, params, macs,
+                           0, {ctx.primary.name: report} if report else {}, seconds, tuple(history),
+                           stopped_early=True, artifact_dir=None, extra=rung_log)
     if teacher is None:  # fine-tuning distils from the trained, unpruned float model
         kd = {"teacher": copy.deepcopy(model).eval(), "distill_t": candidate.distill_temperature, "distill_w": 0.5}
     if candidate.prune_ratio > 0 and not tr.stopped_early:
@@ -241,6 +293,7 @@ def run_trial(candidate: Candidate, ctx: TrialContext, out_dir: Path | None = No
                    stop_at_chance=False, **kd)
         history += [{**h, "phase": "qat"} for h in qt.history]
         seconds["qat"] = qt.seconds
+        t = time.perf_counter()  # the export's own time, QAT training not included
         tfl = export_qat_tflite(qmodel)
     else:
         tfl = export_tflite(model, candidate.bits, feats.split("train")[0])
@@ -273,11 +326,20 @@ def run_trial(candidate: Candidate, ctx: TrialContext, out_dir: Path | None = No
                "qat": qat, "teacher": candidate.teacher if teacher is not None else None,
                "agreement": agreement.to_dict(), "normalization": feats.normalization(),
                "best_epoch": tr.best_epoch, "train_device": tr.device,
-               **({"not_learning": tr.not_learning} if tr.not_learning else {})},
+               **({"not_learning": tr.not_learning} if tr.not_learning else {}), **rung_log},
     )
     if out_dir is not None:
         write_artifacts(result, tfl, out_dir)
     return result
+
+
+def _infeasible(candidate: Candidate, ctx: TrialContext, violation: str, report: CostReport | None,
+                seconds: dict[str, float], history: tuple[dict[str, float | str], ...] = (),
+                extra: dict[str, Any] | None = None) -> TrialResult:
+    """A candidate the precheck refused: never (further) trained, never exported."""
+    assert report is not None  # a violation comes with the report that shows it
+    return TrialResult(candidate, TrialStatus.INFEASIBLE, violation, 0.0, 0.0, 0.0, report.params, report.macs, 0,
+                       {ctx.primary.name: report}, seconds, history, extra={"precheck": True, **(extra or {})})
 
 
 def write_artifacts(result: TrialResult, tfl: bytes, out_dir: Path) -> None:

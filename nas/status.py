@@ -9,6 +9,7 @@ from enum import StrEnum
 class TrialStatus(StrEnum):
     OK = "ok"
     INFEASIBLE = "infeasible"  # breaks a budget or cannot be deployed: a result, not an error
+    STOPPED = "stopped"  # stopped at a multi-fidelity rung: trained briefly, never exported
     FAILED = "failed"  # raised; the reason says what
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import optuna
 from optuna.storages import RDBStorage
-from sqlalchemy import select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -28,12 +28,14 @@ from nas.db import (
     FrontHistoryRow,
     MeasurementRow,
     ParetoPointRow,
+    RungRow,
     StudyRow,
     TrialRow,
     engine_kwargs,
     utcnow,
 )
 from nas.errors import ConfigError, NotFoundError
+from nas.fidelity import RungResult, promotable
 from nas.front import dominates, hypervolume
 from nas.hardware import CostReport, HardwareProfile
 from nas.pipeline import TrialResult, training_epochs
@@ -299,6 +301,32 @@ def record_failure(session: Session, study: StudyRow, number: int, candidate: di
     session.commit()
 
 
+def cost_objectives(cfg: StudyConfig) -> tuple[str, ...]:
+    """The study's objectives other than accuracy, in its order: what a rung ranks beside accuracy."""
+    return tuple(o for o in cfg.objectives if o != "accuracy")
+
+
+def judge_rung(session: Session, study: StudyRow, eta: int, number: int, rung: int, epoch: int,
+               val_accuracy: float, costs: tuple[float, ...]) -> RungResult:
+    """Record candidate ``number`` at ``rung`` and decide its promotion against the candidates recorded
+    there before it (one at a time: the study row is locked). A candidate already recorded at that rung
+    (its worker was lost and it runs again) gets its recorded decision back, and nothing is written."""
+    _lock_study(session, study)
+    rows = session.scalars(select(RungRow).where(RungRow.study_id == study.id, RungRow.rung == rung)
+                           .order_by(RungRow.id)).all()
+    own = next((r for r in rows if r.number == number), None)
+    if own is None:
+        others = [(1.0 - r.val_accuracy, *r.costs) for r in rows]
+        promoted = promotable((1.0 - val_accuracy, *costs), others, eta)
+        result = RungResult(rung, epoch, val_accuracy, costs, promoted, len(rows))
+        session.add(RungRow(study_id=study.id, number=number, rung=rung, epoch=epoch, val_accuracy=val_accuracy,
+                            costs=list(costs), promoted=result.promoted, competitors=len(rows)))
+    else:
+        result = RungResult(own.rung, own.epoch, own.val_accuracy, tuple(own.costs), own.promoted, own.competitors)
+    session.commit()
+    return result
+
+
 def finish_if_done(session: Session, study: StudyRow) -> int:
     """Mark the study finished once its budget of trials is recorded; returns how many are. Commits."""
     n_done = session.query(TrialRow).filter(TrialRow.study_id == study.id).count()
@@ -353,6 +381,59 @@ class Savings:
 
 
 _AFTER_PRECHECK = ("train", "prune", "export", "evaluate", "price")
+#: phases of ``TrialResult.seconds`` that are training (``prune`` is the pruning fine-tuning, nearly all training)
+TRAINING_PHASES = ("train", "prune", "qat")
+
+
+@dataclass(frozen=True)
+class SearchEffort:
+    """Where a study's work went: epochs and seconds, and the multi-fidelity rungs.
+
+    ``epochs``: training epochs of every trial (main training, fine-tuning and QAT); ``epochs_on_front``:
+    those of the trials on the primary device's front now. ``wall_s``: the workers' time from asking for each
+    trial to recording it; ``training_s``: its training phases; the rest is outside training (features,
+    precheck, export, evaluation, pricing, the database). ``rungs``: per rung, (epoch, reached, promoted)."""
+
+    trials: int
+    epochs: int
+    epochs_on_front: int
+    wall_s: float
+    training_s: float
+    rungs: tuple[tuple[int, int, int], ...]
+
+    @property
+    def dominated_epoch_share(self) -> float:
+        """The share of training epochs spent on candidates that are not on the front."""
+        return 1.0 - self.epochs_on_front / self.epochs if self.epochs else 0.0
+
+    @property
+    def outside_training_share(self) -> float:
+        return 1.0 - self.training_s / self.wall_s if self.wall_s else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.__dict__, "dominated_epoch_share": self.dominated_epoch_share,
+                "outside_training_share": self.outside_training_share}
+
+
+def search_effort(session: Session, study_id: int, device: str) -> SearchEffort:
+    front = set(session.scalars(select(ParetoPointRow.trial_id).where(ParetoPointRow.study_id == study_id,
+                                                                      ParetoPointRow.device == device)).all())
+    epochs = on_front = 0
+    wall = training = 0.0
+    rows = session.execute(select(TrialRow.id, TrialRow.details).where(TrialRow.study_id == study_id)).all()
+    for trial_id, details in rows:
+        n = len(details.get("history", []))
+        epochs += n
+        on_front += n if trial_id in front else 0
+        seconds = details.get("seconds", {})
+        trained = sum(seconds.get(k, 0.0) for k in TRAINING_PHASES)
+        training += trained
+        wall += details.get("wall_s", sum(seconds.values()))
+    rungs = session.execute(select(RungRow.epoch, func.count(), func.sum(case((RungRow.promoted, 1), else_=0)))
+                            .where(RungRow.study_id == study_id).group_by(RungRow.rung, RungRow.epoch)
+                            .order_by(RungRow.rung)).all()
+    return SearchEffort(len(rows), epochs, on_front, wall, training,
+                        tuple((int(e), int(n), int(p or 0)) for e, n, p in rungs))
 
 
 def savings(session: Session, study_id: int) -> Savings:

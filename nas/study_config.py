@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from nas.errors import ConfigError
+from nas.fidelity import FidelityConfig
 
 if TYPE_CHECKING:
     from nas.hardware.profiles import HardwareProfile
@@ -49,6 +50,9 @@ class StudyConfig(BaseModel):
     #: run the space's reference models first; ``warm_start``: then the front of that earlier study
     references: bool = True
     warm_start: str | None = None
+    #: multi-fidelity search (successive-halving rungs, :mod:`nas.fidelity`); ``None`` (``fidelity: null``,
+    #: ``--no-fidelity``) trains every candidate fully, as before
+    fidelity: FidelityConfig | None = FidelityConfig()
     early_stopping: bool = False
     early_stopping_min_epochs: int = Field(2, ge=1)
     early_stopping_min_fraction: float = Field(0.5, ge=0, le=1)

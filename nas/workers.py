@@ -34,12 +34,14 @@ from nas.data import DatasetSummary, FeatureCache, get_source
 from nas.db import ParetoPointRow, StudyRow, TrialRow, make_engine, make_sessionmaker
 from nas.early_stopping import EarlyStopper, EarlyStopRule, FrontSnapshot, training_curve
 from nas.errors import NasError
+from nas.fidelity import RungGate, RungResult
 from nas.hardware import HardwareProfile
 from nas.logs import setup_logging
 from nas.optuna_private import study_storage, trial_id
 from nas.pipeline import TrialContext, TrialResult, run_trial
 from nas.recovery import (
     CANDIDATE_ATTR,
+    RETRY_OF_ATTR,
     HeartbeatStorage,
     RetryPolicy,
     StaleTrialHandler,
@@ -57,7 +59,9 @@ from nas.study import (
     Heartbeat,
     SqlCostCache,
     constraint_values,
+    cost_objectives,
     finish_if_done,
+    judge_rung,
     load_optuna_study,
     objective_values,
     record_failure,
@@ -235,6 +239,7 @@ class Worker:
 
     def run_one(self, row: StudyRow) -> None:
         rt = self._runtime(row)
+        started = time.perf_counter()
         trial = self._db(rt.study.ask, "start a trial")
         storage = cast(HeartbeatStorage, study_storage(rt.study))
         beat = TrialHeartbeat(storage, trial_id(trial), self.options.heartbeat.interval_s).start()
@@ -243,9 +248,10 @@ class Worker:
             self._db(lambda: self._describe(trial, candidate.to_dict()), f"start trial {trial.number}")
             out_dir = self.artifacts / row.name / f"trial-{trial.number:04d}"
             stopper = self._stopper(rt, row, candidate.train.epochs) if rt.cfg.early_stopping else None
+            rungs = self._rung_gate(rt, row, trial, candidate.train.epochs)
             try:
                 result = run_trial(candidate, rt.ctx, out_dir, on_epoch=stopper,
-                                   on_precheck=stopper.set_cost if stopper else None)
+                                   on_precheck=stopper.set_cost if stopper else None, rungs=rungs)
             except Exception as e:  # a failed trial is a result; the worker goes on
                 reason = str(e) if isinstance(e, NasError) else f"{type(e).__name__}: {e}"
                 log.warning("[%s] trial %d failed: %s\n%s", self.name, trial.number, reason,
@@ -254,6 +260,7 @@ class Worker:
                          f"record failed trial {trial.number}")
                 return
             note = note_of(trial) | ({"early_stop": stopper.decision} if stopper and stopper.decision else {})
+            note["wall_s"] = time.perf_counter() - started  # from ask to recording: the trial's share of the worker
             self._record(rt, row, trial, result, out_dir, note)
         finally:
             beat.stop()
@@ -283,6 +290,28 @@ class Worker:
                              margin=cfg.early_stopping_margin)
         return EarlyStopper(rule, front, curves, epochs)
 
+    def _rung_gate(self, rt: _StudyRuntime, row: StudyRow, trial: optuna.Trial, epochs: int) -> RungGate | None:
+        """The multi-fidelity callback of the next trial (None: fidelity off, or no rung below ``epochs``).
+
+        Rungs are recorded under the number the candidate first ran as, so a re-run is judged once."""
+        fidelity = rt.cfg.fidelity
+        rungs = fidelity.rungs(epochs) if fidelity is not None and "accuracy" in rt.cfg.objectives else ()
+        if fidelity is None or not rungs:
+            return None
+        number = int(trial.user_attrs.get(RETRY_OF_ATTR, trial.number))
+
+        def judge(rung: int, epoch: int, val_accuracy: float, costs: tuple[float, ...]) -> RungResult:
+            def decide() -> RungResult:
+                with self.sessions() as session:
+                    return judge_rung(session, row, fidelity.eta, number, rung, epoch, val_accuracy, costs)
+
+            result = self._db(decide, f"judge trial {trial.number} at rung {rung + 1}")
+            log.info("[%s] trial %d rung %d (epoch %d): accuracy %.3f, %s (%d before it)", self.name, trial.number,
+                     rung + 1, epoch, val_accuracy, "promoted" if result.promoted else "stopped", result.competitors)
+            return result
+
+        return RungGate(rungs, cost_objectives(rt.cfg), judge)
+
     def _record(self, rt: _StudyRuntime, row: StudyRow, trial: optuna.Trial, result: TrialResult,
                 out_dir: Path, note: dict[str, Any]) -> None:
         """Record the result, then tell Optuna; every step survives a dropped connection."""
@@ -302,8 +331,12 @@ class Worker:
                 return finish_if_done(session, row)
 
         n_done = self._db(record, f"record trial {trial.number} (its result is in {out_dir}/trial.json)")
-        values = objective_values(rt.cfg, result)
-        self._db(lambda: rt.study.tell(trial, values, skip_if_finished=True), f"tell trial {trial.number}")
+        if result.status == TrialStatus.STOPPED:  # no objective values: it was never exported
+            self._db(lambda: rt.study.tell(trial, state=optuna.trial.TrialState.PRUNED, skip_if_finished=True),
+                     f"tell trial {trial.number}")
+        else:
+            values = objective_values(rt.cfg, result)
+            self._db(lambda: rt.study.tell(trial, values, skip_if_finished=True), f"tell trial {trial.number}")
         start = note.get("starting_point")
         log.info("trial %d/%d [%s] #%d %s%s", n_done, row.budget, self.name, trial.number,
                  result.summary(rt.cfg.devices[0]), f" (starting point {start})" if start else "")

@@ -5,8 +5,8 @@ from pathlib import Path
 
 PKG = Path(__file__).resolve().parents[1] / "nas"
 ORDER = ["candidate", "errors", "status", "yamlfile", "logs", "data", "models", "train", "compress", "deploy",
-         "hardware", "space", "pipeline", "optuna_private", "front", "early_stopping", "study_config", "records", "db",
-         "study", "recovery", "workers", "service", "api", "cli"]
+         "hardware", "space", "optuna_private", "front", "fidelity", "pipeline", "early_stopping", "study_config",
+         "records", "db", "study", "recovery", "workers", "service", "api", "cli"]
 
 
 def _stage(module: str) -> str | None:

@@ -95,6 +95,12 @@ def _config_from_args(args: argparse.Namespace) -> StudyConfig:
         data["early_stopping"] = True
     if getattr(args, "no_references", False):
         data["references"] = False
+    if getattr(args, "no_fidelity", False):
+        data["fidelity"] = None
+    elif getattr(args, "eta", None) is not None or getattr(args, "min_rung_epochs", None) is not None:
+        fidelity = dict(data.get("fidelity") or {})
+        fidelity |= {k: v for k, v in (("eta", args.eta), ("min_epochs", args.min_rung_epochs)) if v is not None}
+        data["fidelity"] = fidelity
     return StudyConfig.parse(data)
 
 
@@ -154,15 +160,20 @@ def cmd_show(args: argparse.Namespace) -> int:
         info = service.study_info(s, args.name)
         points = service.pareto(s, args.name, device=getattr(args, "device_name", None))
         saved = service.study_savings(s, args.name)
+        effort = service.study_effort(s, args.name)
     if getattr(args, "json", False):
-        print(json.dumps({"study": info.to_dict(), "pareto": [p.to_dict() for p in points], "savings": saved},
-                         indent=2))
+        print(json.dumps({"study": info.to_dict(), "pareto": [p.to_dict() for p in points], "savings": saved,
+                          "effort": effort}, indent=2))
         return 0
     print(f"study {info.name}: {info.status}, {info.finished}/{info.budget} trials "
           f"({info.feasible} feasible, {info.failed} failed), hypervolume {_fmt(info.hypervolume, '.4f')}")
     print(f"precheck: {saved['precheck_skipped']} candidate(s) not trained; {_net(saved['precheck_saved_s'])} "
           f"(the prechecks took {saved['precheck_cost_s']:.0f} s); early stopping: {saved['stopped_early']} "
           f"stopped, {_net(saved['early_saved_s'])}")
+    rungs = "; ".join(f"epoch {e}: {p}/{n} promoted" for e, n, p in effort["rungs"])
+    print(f"effort: {effort['epochs']} epochs, {effort['dominated_epoch_share']:.0%} of them on candidates off the "
+          f"front; {effort['outside_training_share']:.0%} of {effort['wall_s']:.0f} worker-seconds outside training"
+          + (f"; rungs: {rungs}" if rungs else ""))
     print_front(points, Path(args.artifacts), info.name)
     return 0
 
@@ -284,6 +295,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="train every candidate, without pricing its untrained export first")
     c.add_argument("--early-stopping", action="store_true",
                    help="stop training candidates that cannot plausibly reach the front (docs/studies.md)")
+    c.add_argument("--no-fidelity", action="store_true",
+                   help="train every candidate for its full epochs (default: multi-fidelity rungs, docs/studies.md)")
+    c.add_argument("--eta", type=int, metavar="N",
+                   help="multi-fidelity: each rung keeps the best 1/N of the candidates that reach it (default 3)")
+    c.add_argument("--min-rung-epochs", dest="min_rung_epochs", type=int, metavar="E",
+                   help="multi-fidelity: epochs before the first rung; later rungs at E*N, E*N*N, ... (default 2)")
     c.add_argument("--no-references", action="store_true",
                    help="do not start with the space's reference models ('nas spaces show SPACE' lists them)")
     c.add_argument("--warm-start", dest="warm_start", metavar="STUDY",

@@ -29,6 +29,7 @@ from nas.service.studies import (
     sampled_params,
     stop_study,
     study_config,
+    study_effort,
     study_info,
     study_savings,
 )
@@ -51,5 +52,5 @@ __all__ = [
     "create_study", "export_model",
     "hypervolume_history", "list_api_tokens", "list_devices", "list_space_infos", "list_studies", "list_trials",
     "pareto", "price_trial_everywhere", "resume_study", "revoke_api_token", "sampled_params", "stop_study",
-    "study_config", "study_info", "study_savings", "trial_detail", "trial_model",
+    "study_config", "study_effort", "study_info", "study_savings", "trial_detail", "trial_model",
 ]

@@ -16,7 +16,7 @@ from nas.hardware import CostReport, has_energy_model
 from nas.records import SPLIT, TrialFigures, from_columns
 from nas.service.datasets import prepare_dataset
 from nas.status import StudyStatus, TrialStatus
-from nas.study import create_optuna_study, savings, starting_points
+from nas.study import create_optuna_study, savings, search_effort, starting_points
 from nas.study_config import ENERGY_OBJECTIVES, StudyConfig
 
 
@@ -221,6 +221,12 @@ def _flatten_candidate(c: dict[str, Any]) -> dict[str, Any]:
         if k in c:
             out[k] = c[k]
     return {k: v for k, v in out.items() if isinstance(v, (int, float, str, bool)) or v is None}
+
+
+def study_effort(session: Session, name: str) -> dict[str, Any]:
+    """Epochs, seconds inside and outside training, and the rungs of a study (``nas.study.SearchEffort``)."""
+    row = _study(session, name)
+    return search_effort(session, row.id, StudyConfig.parse(row.config).devices[0]).to_dict()
 
 
 def study_savings(session: Session, name: str) -> dict[str, Any]:

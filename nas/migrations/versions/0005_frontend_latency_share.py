@@ -1,7 +1,7 @@
 """The audio frontend's share of a trial's latency as a stored figure: ``nas_trials.frontend_latency_share``.
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0004
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0005"
-down_revision = "0003"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 ADDITIVE = True  # a nullable column: trials recorded before it read back None
