@@ -22,7 +22,11 @@ from pathlib import Path
 
 from sqlalchemy import func, insert, select
 
-from nas.db import (
+from nas.hardware import CostReport, LayerCost, load_profile
+from nas.study.config import StudyConfig
+from nas.study.pareto import dominates
+from nas.study.sampler import loss_vector, normalized_hypervolume
+from nas.study.tables import (
     FrontHistoryRow,
     MeasurementRow,
     ParetoPointRow,
@@ -32,10 +36,6 @@ from nas.db import (
     make_sessionmaker,
     utcnow,
 )
-from nas.front import dominates
-from nas.hardware import CostReport, LayerCost, load_profile
-from nas.study import loss_vector, normalized_hypervolume
-from nas.study_config import StudyConfig
 
 DEVICES = ("nucleo-l4r5zi", "nrf52840")
 FAMILIES = ("dscnn", "cnn", "mlp")

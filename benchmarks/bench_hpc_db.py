@@ -111,8 +111,8 @@ def available_gb() -> float:
 
 def create_study(url: str, name: str, budget: int) -> None:
     from nas import service
-    from nas.db import make_engine, make_sessionmaker
-    from nas.study_config import StudyConfig
+    from nas.study.config import StudyConfig
+    from nas.study.tables import make_engine, make_sessionmaker
 
     cfg = StudyConfig.parse({"name": name, "dataset": "synthetic:160", "space": str(SPACE), "n_trials": budget,
                              "devices": ["nucleo-l4r5zi"]})
@@ -161,7 +161,7 @@ def _client(url: str, study_id: int, seconds: float, ready, go, out) -> None:
     from sqlalchemy import update
 
     from nas import optuna_private
-    from nas.db import StudyRow
+    from nas.study.tables import StudyRow
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     warnings.filterwarnings("ignore")  # Optuna's notes on heartbeats outside optimize()

@@ -25,11 +25,11 @@ from nas.compress import prepare_qat, prune_model
 from nas.data import AudioDataset, FeatureCache
 from nas.deploy import check_agreement, evaluate_file, export_qat_tflite, export_tflite, load_teacher
 from nas.errors import ConfigError
-from nas.fidelity import RungGate
 from nas.hardware import CostReport, HardwareProfile, price, price_all
 from nas.hardware.proxy import proxy_cost
 from nas.models import build_model, count_params
 from nas.status import TrialStatus
+from nas.study.fidelity import RungGate
 from nas.train import DeviceFeatures, EpochCallback, accuracy, predict, resolve_device, train
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from nas.service import TRIAL_SORT_KEYS, FrontPoint
-from nas.study_config import StudyConfig
+from nas.study.config import StudyConfig
 
 SHIPPED_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 DATASET_SPEC = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}(:[0-9]{1,7})?$")  # registered name or synthetic:N

@@ -17,8 +17,8 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from nas.db import StudyRow, make_engine, make_sessionmaker
 from nas.status import StudyStatus
+from nas.study.tables import StudyRow, make_engine, make_sessionmaker
 
 log = logging.getLogger(__name__)
 WORKER_MAIN = "import sys; from nas.cli import main; sys.exit(main(sys.argv[1:]))"  # = the `nas` script

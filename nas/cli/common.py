@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from nas import yamlfile
 from nas.hardware.profiles import profiles_dir
-from nas.study_config import OBJECTIVES, SAMPLERS
+from nas.study.config import OBJECTIVES, SAMPLERS
 
 DEFAULT_DB = "sqlite:///runs/nas.db"
 DEFAULT_DEVICE = "nucleo-l4r5zi"
@@ -54,7 +54,7 @@ def add_objective(p: argparse.ArgumentParser) -> None:
 
 def sessions(url: str) -> sessionmaker[Session]:
     """A session factory on ``url``; a SQLite file's folder is created first."""
-    from nas.db import make_engine, make_sessionmaker
+    from nas.study.tables import make_engine, make_sessionmaker
 
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)

@@ -10,8 +10,8 @@ from nas.cli.common import add_db
 def cmd_db(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from nas.db import make_engine
     from nas.migrations import state, upgrade
+    from nas.study.tables import make_engine
 
     if args.db.startswith("sqlite:///"):
         Path(args.db.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)

@@ -26,10 +26,10 @@ from sqlalchemy.orm import Session
 from nas.data import SPECS, DatasetSummary, get_source
 from nas.data.audio import AUDIO_SUFFIXES
 from nas.data.folder import SPLIT_LISTS, FolderSource
-from nas.db import DatasetRow, StudyRow
 from nas.errors import ConfigError, DataError, NotFoundError
 from nas.status import StudyStatus
-from nas.study_config import NAME_RE, StudyConfig
+from nas.study.config import NAME_RE, StudyConfig
+from nas.study.tables import DatasetRow, StudyRow
 
 log = logging.getLogger(__name__)
 

@@ -8,10 +8,10 @@ import optuna
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from nas.db import FrontHistoryRow, ParetoPointRow, StudyRow, TrialRow
 from nas.errors import ConfigError, NotFoundError
 from nas.status import StudyStatus
-from nas.study import optuna_storage
+from nas.study.sampler import optuna_storage
+from nas.study.tables import FrontHistoryRow, ParetoPointRow, StudyRow, TrialRow
 
 log = logging.getLogger(__name__)
 

@@ -12,10 +12,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from nas.db import ApiTokenRow
 from nas.errors import ConfigError, NotFoundError
 from nas.hardware.profiles import HardwareProfile, ProfileSummary
-from nas.records import from_columns
+from nas.study.records import from_columns
+from nas.study.tables import ApiTokenRow
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -10,14 +10,15 @@ from pydantic import Field
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from nas.db import ArtifactRow, FrontHistoryRow, MeasurementRow, ParetoPointRow, StudyRow, TrialRow
 from nas.errors import ConfigError, NotFoundError
 from nas.hardware import CostReport, has_energy_model
-from nas.records import SPLIT, TrialFigures, from_columns
 from nas.service.datasets import prepare_dataset
 from nas.status import StudyStatus, TrialStatus
-from nas.study import create_optuna_study, savings, search_effort, starting_points
-from nas.study_config import ENERGY_OBJECTIVES, StudyConfig
+from nas.study.config import ENERGY_OBJECTIVES, StudyConfig
+from nas.study.records import SPLIT, TrialFigures, from_columns
+from nas.study.sampler import create_optuna_study, starting_points
+from nas.study.store import savings, search_effort
+from nas.study.tables import ArtifactRow, FrontHistoryRow, MeasurementRow, ParetoPointRow, StudyRow, TrialRow
 
 
 @dataclass(frozen=True, kw_only=True)

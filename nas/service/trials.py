@@ -11,12 +11,12 @@ from pydantic import Field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from nas.db import ArtifactRow, MeasurementRow, StudyRow, TrialRow
 from nas.errors import ConfigError, NotFoundError
 from nas.hardware import CostReport, LayerCost
-from nas.records import SPLIT, TrialFigures, from_columns
 from nas.service.studies import _study
 from nas.status import TrialStatus
+from nas.study.records import SPLIT, TrialFigures, from_columns
+from nas.study.tables import ArtifactRow, MeasurementRow, StudyRow, TrialRow
 
 TRIAL_SORT_KEYS = ("number", "accuracy", "latency_ms", "ram_kb", "flash_kb", "params", "macs", "finished_at")
 

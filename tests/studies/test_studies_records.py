@@ -12,13 +12,13 @@ from sqlalchemy import select
 from sqlalchemy.exc import StatementError
 
 from nas import service
-from nas.db import ArtifactRow, MeasurementRow, StudyRow, TrialRow, make_engine, make_sessionmaker
 from nas.hardware import CostReport
 from nas.pipeline import TrialResult
-from nas.records import TrialFigures
 from nas.status import StudyStatus, TrialStatus
-from nas.study_config import StudyConfig
-from nas.workers import Worker
+from nas.study.config import StudyConfig
+from nas.study.records import TrialFigures
+from nas.study.tables import ArtifactRow, MeasurementRow, StudyRow, TrialRow, make_engine, make_sessionmaker
+from nas.study.worker import Worker
 
 DEVICES = ["nucleo-l4r5zi", "nrf52840"]
 

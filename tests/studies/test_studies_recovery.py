@@ -8,12 +8,12 @@ import optuna
 from sqlalchemy import select, update
 
 from nas import service
-from nas.db import StudyRow, TrialRow, make_engine, make_sessionmaker
-from nas.optuna_private import trial_id
-from nas.recovery import RETRIES_ATTR, RETRY_OF_ATTR
-from nas.study import Heartbeat, optuna_storage
-from nas.study_config import StudyConfig
-from nas.workers import Worker, WorkerOptions
+from nas.study.config import StudyConfig
+from nas.study.optuna_private import trial_id
+from nas.study.recovery import RETRIES_ATTR, RETRY_OF_ATTR
+from nas.study.sampler import Heartbeat, optuna_storage
+from nas.study.tables import StudyRow, TrialRow, make_engine, make_sessionmaker
+from nas.study.worker import Worker, WorkerOptions
 
 FAST = WorkerOptions(heartbeat=Heartbeat(1, 2), max_retries=1)
 

@@ -28,9 +28,10 @@ from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from nas.db import StudyRow, TrialRow
 from nas.errors import StorageError
-from nas.study import STARTING_POINT_ATTR, finish_if_done, record_failure
+from nas.study.sampler import STARTING_POINT_ATTR
+from nas.study.store import finish_if_done, record_failure
+from nas.study.tables import StudyRow, TrialRow
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from nas.optuna_private import compute_hypervolume
+from nas.study.optuna_private import compute_hypervolume
 
 
 def dominates(a: Sequence[float], b: Sequence[float]) -> bool:

@@ -7,7 +7,7 @@ machines never run more trials than the budget, on SQLite and PostgreSQL alike.
 
 While a trial runs, a thread records its heartbeat. A worker with nothing left to claim stays while
 trials are under way elsewhere: if one of their workers dies, it retries the trial (see
-:mod:`nas.recovery`), so the study still ends with exactly its budget of recorded trials.
+:mod:`nas.study.recovery`), so the study still ends with exactly its budget of recorded trials.
 Every database operation is retried with backoff; a finished trial's result stays in memory (and in
 ``trial.json`` beside its ``.tflite``) until it is recorded.
 """
@@ -31,15 +31,17 @@ from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from nas.data import DatasetSummary, FeatureCache, get_source
-from nas.db import ParetoPointRow, StudyRow, TrialRow, make_engine, make_sessionmaker
-from nas.early_stopping import EarlyStopper, EarlyStopRule, FrontSnapshot, training_curve
 from nas.errors import NasError
-from nas.fidelity import RungGate, RungResult
 from nas.hardware import HardwareProfile
 from nas.logs import setup_logging
-from nas.optuna_private import study_storage, trial_id
 from nas.pipeline import TrialContext, TrialResult, run_trial
-from nas.recovery import (
+from nas.space import SearchSpace
+from nas.status import StudyStatus, TrialStatus
+from nas.study.config import StudyConfig
+from nas.study.early_stopping import EarlyStopper, EarlyStopRule, FrontSnapshot, training_curve
+from nas.study.fidelity import RungGate, RungResult
+from nas.study.optuna_private import study_storage, trial_id
+from nas.study.recovery import (
     CANDIDATE_ATTR,
     RETRY_OF_ATTR,
     HeartbeatStorage,
@@ -53,21 +55,9 @@ from nas.recovery import (
     release_leaked_slots,
     with_db_retry,
 )
-from nas.space import SearchSpace
-from nas.status import StudyStatus, TrialStatus
-from nas.study import (
-    Heartbeat,
-    SqlCostCache,
-    constraint_values,
-    cost_objectives,
-    finish_if_done,
-    judge_rung,
-    load_optuna_study,
-    objective_values,
-    record_failure,
-    record_result,
-)
-from nas.study_config import StudyConfig
+from nas.study.sampler import Heartbeat, constraint_values, cost_objectives, load_optuna_study, objective_values
+from nas.study.store import SqlCostCache, finish_if_done, judge_rung, record_failure, record_result
+from nas.study.tables import ParetoPointRow, StudyRow, TrialRow, make_engine, make_sessionmaker
 from nas.train import resolve_device
 
 log = logging.getLogger(__name__)

@@ -191,7 +191,7 @@ class CostCacheRow(Base):
 
 
 class RungRow(Base):
-    """One candidate at one rung of a multi-fidelity study (:mod:`nas.fidelity`): what it was ranked on and
+    """One candidate at one rung of a multi-fidelity study (:mod:`nas.study.fidelity`): what it was ranked on and
     the decision. ``number`` is the trial the candidate first ran as (a re-run after a lost worker keeps it),
     so a rung is recorded once per candidate."""
 
