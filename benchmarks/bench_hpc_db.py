@@ -6,7 +6,7 @@
    CPU time of the database's backends against the workers' CPU time;
 2. the database's own ceiling for the statements every worker repeats: N client processes (no torch)
    loop for a few seconds over the budget claim (the one-row ``UPDATE ... WHERE claimed < budget`` of
-   nas.workers.claim_slot, on the study's row that every worker shares) and Optuna's heartbeat write.
+   nas.study.store.claim_slot, on the study's row that every worker shares) and Optuna's heartbeat write.
 
 Usage: PYTHONPATH=. python benchmarks/bench_hpc_db.py [--workers 8,16] [--trials-per-worker 1]
 (about 4 minutes on 2 cores; each worker process needs ~0.6 GB of memory; PostgreSQL from $NAS_TEST_PG or

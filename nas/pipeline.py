@@ -13,7 +13,8 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -30,7 +31,7 @@ from nas.hardware.proxy import proxy_cost
 from nas.models import build_model, count_params
 from nas.status import TrialStatus
 from nas.study.fidelity import RungGate
-from nas.train import DeviceFeatures, EpochCallback, accuracy, predict, resolve_device, train
+from nas.train import DeviceFeatures, Distillation, EpochCallback, accuracy, predict, resolve_device, train
 
 log = logging.getLogger(__name__)
 
@@ -193,6 +194,21 @@ def resolve_teacher(candidate: Candidate, ctx: TrialContext, out_dir: Path | Non
     return load_teacher(source, input_shape=input_shape, n_classes=n_classes)
 
 
+class Stopwatch:
+    """Seconds per stage of one trial: ``with clock("export"): ...`` adds the block's time to ``seconds``."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, stage: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - start
+
+
 def run_trial(candidate: Candidate, ctx: TrialContext, out_dir: Path | None = None, *,
               on_epoch: EpochCallback | None = None,
               on_precheck: Callable[[CostReport], None] | None = None,
@@ -203,19 +219,18 @@ def run_trial(candidate: Candidate, ctx: TrialContext, out_dir: Path | None = No
     rule needs the cost before training). ``rungs``: multi-fidelity; the first rung ranks the candidate on
     :func:`proxy_cost` (no export yet), the precheck runs once it is promoted from there (only then is
     its export worth its seconds), and a candidate stopped at a rung is returned ``stopped``, not exported."""
-    seconds: dict[str, float] = {}
-    t0 = time.perf_counter()
-    feats = ctx.cache.features(ctx.dataset, candidate.frontend)
-    seconds["features"] = time.perf_counter() - t0
+    clock = Stopwatch()
+    seconds = clock.seconds
+    with clock("features"):
+        feats = ctx.cache.features(ctx.dataset, candidate.frontend)
     shape, n_classes = feats.input_shape, feats.n_classes
     report: CostReport | None = None
     deferred = ctx.precheck and rungs is not None and bool(rungs.rungs)
 
     def run_precheck() -> str | None:
         nonlocal report
-        t = time.perf_counter()
-        violation, report = precheck(candidate, ctx, shape, n_classes)
-        seconds["precheck"] = seconds.get("precheck", 0.0) + time.perf_counter() - t
+        with clock("precheck"):
+            violation, report = precheck(candidate, ctx, shape, n_classes)
         if violation:
             log.info("precheck: %s infeasible (%s), not trained further", candidate.describe(), violation)
             return violation
@@ -228,11 +243,10 @@ def run_trial(candidate: Candidate, ctx: TrialContext, out_dir: Path | None = No
     violation: str | None = None
     proxy = None
     if deferred and rungs is not None:
-        t = time.perf_counter()
-        proxy = proxy_cost(_untrained(candidate, shape, n_classes), torch.zeros(1, *shape), candidate.bits,
-                           ctx.primary, candidate.frontend, ctx.inference_rate_hz)
-        rungs.set_costs(proxy)
-        seconds["proxy"] = time.perf_counter() - t
+        with clock("proxy"):
+            proxy = proxy_cost(_untrained(candidate, shape, n_classes), torch.zeros(1, *shape), candidate.bits,
+                               ctx.primary, candidate.frontend, ctx.inference_rate_hz)
+            rungs.set_costs(proxy)
     elif ctx.precheck:
         violation = run_precheck()
         if violation:
@@ -250,10 +264,11 @@ def run_trial(candidate: Candidate, ctx: TrialContext, out_dir: Path | None = No
     torch.manual_seed(ctx.seed)  # the same candidate gets the same initial weights, precheck or not
     model = build_model(candidate.arch, feats.input_shape, feats.n_classes)
     teacher = resolve_teacher(candidate, ctx, out_dir, feats.input_shape, feats.n_classes)
-    kd = {"teacher": teacher, "distill_t": candidate.distill_temperature, "distill_w": candidate.distill_weight}
+    distill = Distillation(teacher, candidate.distill_temperature, candidate.distill_weight)
     device = resolve_device(ctx.accelerator)
     on_device = DeviceFeatures.of(feats, device)  # once per trial, shared by every training phase
-    tr = train(model, feats, candidate.train, seed=ctx.seed, on_epoch=after_epoch, tensors=on_device, **kd)
+    tr = train(model, feats, candidate.train, seed=ctx.seed, on_epoch=after_epoch, tensors=on_device,
+               distill=distill)
     seconds["train"] = tr.seconds
     history: list[dict[str, float | str]] = [dict(h) for h in tr.history]
     rung_log = {"rungs": [r.to_dict() for r in rungs.results]} if rungs is not None else {}
@@ -269,48 +284,44 @@ def run_trial(candidate: Candidate, ctx: TrialContext, out_dir: Path | None = No
                            0, {ctx.primary.name: report} if report else {}, seconds, tuple(history),
                            stopped_early=True, artifact_dir=None, extra=rung_log)
     if teacher is None:  # fine-tuning distils from the trained, unpruned float model
-        kd = {"teacher": copy.deepcopy(model).eval(), "distill_t": candidate.distill_temperature, "distill_w": 0.5}
+        distill = Distillation(copy.deepcopy(model).eval(), candidate.distill_temperature, 0.5)
     if candidate.prune_ratio > 0 and not tr.stopped_early:
-        t = time.perf_counter()
-        prune_model(model, candidate.prune_ratio, candidate.prune_criterion, data=feats.split("train"))
-        ft = train(model, feats, candidate.train, epochs=candidate.train.finetune_epochs, seed=ctx.seed + 1,
-                   tensors=on_device, stop_at_chance=False, **kd)
+        with clock("prune"):
+            prune_model(model, candidate.prune_ratio, candidate.prune_criterion, data=feats.split("train"))
+            ft = train(model, feats, candidate.train, epochs=candidate.train.finetune_epochs, seed=ctx.seed + 1,
+                       tensors=on_device, stop_at_chance=False, distill=distill)
         history += [{**h, "phase": "finetune"} for h in ft.history]
-        seconds["prune"] = time.perf_counter() - t
 
     x_val, y_val = feats.split("valid")
     x_test, y_test = feats.split("test")
     float_acc = accuracy(predict(model, x_val), y_val)
     float_test_acc = accuracy(predict(model, x_test), y_test)
     qat = candidate.qat and candidate.bits == 8 and not tr.stopped_early
-    t = time.perf_counter()
     if qat:  # int8 fine-tuning with fake quantization, then the PT2E export
         qmodel = prepare_qat(model)
         # on the CPU: the PT2E fake-quantized graph belongs to quantization, which stays there
         cpu_data = on_device if on_device.device.type == "cpu" else DeviceFeatures.of(feats, "cpu")
         qt = train(qmodel, feats, replace(candidate.train, learning_rate=candidate.train.learning_rate * 0.2),
                    epochs=max(1, candidate.train.finetune_epochs), seed=ctx.seed + 2, tensors=cpu_data, amp=False,
-                   stop_at_chance=False, **kd)
+                   stop_at_chance=False, distill=distill)
         history += [{**h, "phase": "qat"} for h in qt.history]
         seconds["qat"] = qt.seconds
-        t = time.perf_counter()  # the export's own time, QAT training not included
-        tfl = export_qat_tflite(qmodel)
+        with clock("export"):  # the export's own time, QAT training not included
+            tfl = export_qat_tflite(qmodel)
     else:
-        tfl = export_tflite(model, candidate.bits, feats.split("train")[0])
-    seconds["export"] = time.perf_counter() - t
+        with clock("export"):
+            tfl = export_tflite(model, candidate.bits, feats.split("train")[0])
 
-    t = time.perf_counter()
-    acc, confusion = evaluate_file(tfl, x_val, y_val)
-    test_acc, _ = evaluate_file(tfl, x_test, y_test)
-    # TFLM must compute what LiteRT computed for the accuracy: a mismatch raises ExportError.
-    agreement = check_agreement(tfl, x_val[:32])
+    with clock("evaluate"):
+        acc, confusion = evaluate_file(tfl, x_val, y_val)
+        test_acc, _ = evaluate_file(tfl, x_test, y_test)
+        # TFLM must compute what LiteRT computed for the accuracy: a mismatch raises ExportError.
+        agreement = check_agreement(tfl, x_val[:32])
     tflm_diff = agreement.max_abs_diff if agreement.ran else None  # not run: the cost report says why
-    seconds["evaluate"] = time.perf_counter() - t
 
-    t = time.perf_counter()
-    costs = {r.device: r for r in price_all(tfl, ctx.profiles, frontend=candidate.frontend,
-                                            inference_rate_hz=ctx.inference_rate_hz)}
-    seconds["price"] = time.perf_counter() - t
+    with clock("price"):
+        costs = {r.device: r for r in price_all(tfl, ctx.profiles, frontend=candidate.frontend,
+                                                inference_rate_hz=ctx.inference_rate_hz)}
     primary = costs[ctx.primary.name]
     violation = _budget_violation(primary, ctx.primary, ctx.max_latency_ms, ctx.max_energy_uj)
 

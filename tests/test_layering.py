@@ -8,7 +8,7 @@ PKG = Path(__file__).resolve().parents[1] / "nas"
 # pipeline (which uses them), the rest above it, in the order data flows (tables before the SQL using them).
 ORDER = ["candidate", "errors", "status", "yamlfile", "logs", "data", "models", "train", "compress", "deploy",
          "hardware", "space", "study.optuna_private", "study.pareto", "study.fidelity", "pipeline",
-         "study.early_stopping", "study.config", "study.records", "study.tables", "study.sampler", "study.store",
+         "study.config", "study.early_stopping", "study.records", "study.tables", "study.sampler", "study.store",
          "study.recovery", "study.runtime", "study.worker", "service", "api", "cli"]
 
 

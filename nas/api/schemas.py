@@ -35,7 +35,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 class StudyCreate(StudyConfig):
-    """Body of ``POST /api/studies``: the fields of a study config (``nas/study_config.py``)."""
+    """Body of ``POST /api/studies``: the fields of a study config (``nas/study/config.py``)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, json_schema_extra={
         "examples": [{"name": "kws-m4", "dataset": "synthetic", "space": "demo", "devices": ["nucleo-l4r5zi"],

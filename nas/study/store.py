@@ -8,9 +8,9 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import CursorResult, case, func, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -35,6 +35,75 @@ from nas.study.tables import (
 )
 
 log = logging.getLogger(__name__)
+
+
+def count_trials(session: Session, study_id: int) -> int:
+    """How many trials of the study are recorded (finished, failed or stopped)."""
+    return session.scalar(select(func.count()).select_from(TrialRow).where(TrialRow.study_id == study_id)) or 0
+
+
+def is_recorded(session: Session, study_id: int, number: int) -> bool:
+    """Whether trial ``number`` is recorded (a commit whose answer was lost is not written twice)."""
+    return session.scalar(select(TrialRow.id).where(TrialRow.study_id == study_id,
+                                                    TrialRow.number == number)) is not None
+
+
+def running_studies(session: Session, name: str | None = None) -> list[StudyRow]:
+    """Running studies, oldest first (only ``name`` when given)."""
+    q = select(StudyRow).where(StudyRow.status == StudyStatus.RUNNING)
+    if name:
+        q = q.where(StudyRow.name == name)
+    return list(session.scalars(q.order_by(StudyRow.created_at)))
+
+
+def claim_slot(session: Session, study_id: int) -> bool:
+    """Atomically take one trial of the budget; False when it is spent or the study is not running."""
+    stmt = (update(StudyRow)
+            .where(StudyRow.id == study_id, StudyRow.claimed < StudyRow.budget,
+                   StudyRow.status == StudyStatus.RUNNING)
+            .values(claimed=StudyRow.claimed + 1))
+    res = cast(CursorResult, session.execute(stmt))  # an UPDATE's result has a rowcount
+    session.commit()
+    return res.rowcount == 1
+
+
+def leaked_slots(session: Session, study_id: int, active: int) -> tuple[int, int]:
+    """(claimed, claimed slots with neither a recorded nor an active trial)."""
+    claimed = session.scalar(select(StudyRow.claimed).where(StudyRow.id == study_id)) or 0
+    return claimed, claimed - count_trials(session, study_id) - active
+
+
+def release_leaked_slots(session: Session, study_id: int, claimed: int, leaked: int) -> bool:
+    """Give ``leaked`` slots back if ``claimed`` has not changed since they were counted."""
+    stmt = (update(StudyRow).where(StudyRow.id == study_id, StudyRow.claimed == claimed)
+            .values(claimed=StudyRow.claimed - leaked))
+    res = cast(CursorResult, session.execute(stmt))  # an UPDATE's result has a rowcount
+    session.commit()
+    if res.rowcount:
+        log.warning("gave %d claimed slot(s) without a trial back to the budget (a worker died before "
+                    "starting its trial)", leaked)
+    return bool(res.rowcount)
+
+
+def store_dataset_summary(session: Session, study_id: int, summary: dict[str, Any]) -> bool:
+    """Keep the dataset summary with the study; True for the one caller that stored it."""
+    res = cast(CursorResult, session.execute(update(StudyRow).where(
+        StudyRow.id == study_id, StudyRow.dataset_summary.is_(None)).values(dataset_summary=summary)))
+    session.commit()
+    return res.rowcount == 1
+
+
+def front_values(session: Session, study_id: int, device: str) -> list[list[float]]:
+    """The objective values of the points on the study's front on ``device``."""
+    return [list(v) for v in session.scalars(select(ParetoPointRow.values).where(
+        ParetoPointRow.study_id == study_id, ParetoPointRow.device == device)).all()]
+
+
+def recent_ok_details(session: Session, study_id: int, limit: int = 200) -> list[tuple[dict[str, Any], float | None]]:
+    """(details, accuracy) of the study's latest ``ok`` trials, newest first."""
+    rows = session.execute(select(TrialRow.details, TrialRow.accuracy).where(
+        TrialRow.study_id == study_id, TrialRow.status == TrialStatus.OK).order_by(TrialRow.id.desc()).limit(limit))
+    return [(d, a) for d, a in rows.all()]
 
 
 class SqlCostCache:
@@ -139,7 +208,7 @@ def judge_rung(session: Session, study: StudyRow, eta: int, number: int, rung: i
 
 def finish_if_done(session: Session, study: StudyRow) -> int:
     """Mark the study finished once its budget of trials is recorded; returns how many are. Commits."""
-    n_done = session.query(TrialRow).filter(TrialRow.study_id == study.id).count()
+    n_done = count_trials(session, study.id)
     if n_done >= study.budget:
         session.execute(update(StudyRow).where(StudyRow.id == study.id, StudyRow.status == StudyStatus.RUNNING)
                         .values(status=StudyStatus.FINISHED))
@@ -164,11 +233,9 @@ def _update_front(session: Session, study: StudyRow, cfg: StudyConfig, row: Tria
 
 def _record_history(session: Session, study: StudyRow, cfg: StudyConfig, profile: HardwareProfile) -> None:
     session.flush()
-    front = session.scalars(select(ParetoPointRow.values).where(ParetoPointRow.study_id == study.id,
-                                                                ParetoPointRow.device == profile.name)).all()
-    n = session.query(TrialRow).filter(TrialRow.study_id == study.id).count()
-    session.add(FrontHistoryRow(study_id=study.id, n_trials=n, front_size=len(front),
-                                hypervolume=normalized_hypervolume(cfg, profile, list(front))))
+    front = front_values(session, study.id, profile.name)
+    session.add(FrontHistoryRow(study_id=study.id, n_trials=count_trials(session, study.id), front_size=len(front),
+                                hypervolume=normalized_hypervolume(cfg, profile, front)))
 
 
 @dataclass(frozen=True)
