@@ -22,7 +22,11 @@ from pathlib import Path
 
 from sqlalchemy import func, insert, select
 
-from nas.db import (
+from nas.hardware import CostReport, LayerCost, load_profile
+from nas.study.config import StudyConfig
+from nas.study.pareto import dominates
+from nas.study.sampler import loss_vector, normalized_hypervolume
+from nas.study.tables import (
     FrontHistoryRow,
     MeasurementRow,
     ParetoPointRow,
@@ -32,10 +36,6 @@ from nas.db import (
     make_sessionmaker,
     utcnow,
 )
-from nas.front import dominates
-from nas.hardware import load_profile
-from nas.study import loss_vector, normalized_hypervolume
-from nas.study_config import StudyConfig
 
 DEVICES = ("nucleo-l4r5zi", "nrf52840")
 FAMILIES = ("dscnn", "cnn", "mlp")
@@ -127,10 +127,12 @@ def seed_fake_study(url: str, name: str, n_trials: int, *, seed: int = 0, histor
             if failed:
                 continue
             for d, (lat, ram, flash) in costs.items():
+                report = CostReport(device=d, deployable=True, latency_ms=lat, ram_kb=ram, flash_kb=flash,
+                                    arena_kb=ram * 0.7, macs=t["macs"], params=t["params"], ram_source="measured",
+                                    layers=tuple(LayerCost(**la) for la in _layers(rng, lat, t["macs"], t["bits"])))
                 measures.append({"trial_id": tid, "device": d, "deployable": True, "latency_ms": lat, "ram_kb": ram,
                                  "flash_kb": flash, "latency_source": "estimated", "ram_source": "measured",
-                                 "report": {"device": d, "arena_kb": ram * 0.7, "flash_source": "estimated",
-                                            "layers": _layers(rng, lat, t["macs"], t["bits"])}})
+                                 "report": report.to_dict()})
                 if feasible:
                     figures = {"accuracy": t["acc"], "latency_ms": lat, "ram_kb": ram, "flash_kb": flash,
                                "macs": t["macs"], "params": t["params"]}

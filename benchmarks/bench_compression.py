@@ -32,7 +32,7 @@ from nas.data.base import content_fingerprint, make_summary
 from nas.deploy import check_agreement, evaluate_file, export_qat_tflite, export_tflite
 from nas.hardware import measure_arena, read_graph
 from nas.models import build_model
-from nas.train import accuracy, predict, train
+from nas.train import Distillation, accuracy, predict, train
 
 log = logging.getLogger("bench_compression")
 
@@ -112,8 +112,8 @@ def main() -> None:
         model = copy.deepcopy(base)
         if ratio > 0:
             prune_model(model, ratio, "l1")
-            train(model, feats, cfg, epochs=cfg.finetune_epochs, seed=1, teacher=copy.deepcopy(base).eval(),
-                  distill_w=0.5)
+            train(model, feats, cfg, epochs=cfg.finetune_epochs, seed=1,
+                  distill=Distillation(teacher=copy.deepcopy(base).eval(), weight=0.5))
         float_acc = accuracy(predict(model, x_test), y_test)
         for bits in BITS_OFFERED:
             tfl = export_tflite(model, bits, x_train)

@@ -6,7 +6,7 @@
    CPU time of the database's backends against the workers' CPU time;
 2. the database's own ceiling for the statements every worker repeats: N client processes (no torch)
    loop for a few seconds over the budget claim (the one-row ``UPDATE ... WHERE claimed < budget`` of
-   nas.workers.claim_slot, on the study's row that every worker shares) and Optuna's heartbeat write.
+   nas.study.store.claim_slot, on the study's row that every worker shares) and Optuna's heartbeat write.
 
 Usage: PYTHONPATH=. python benchmarks/bench_hpc_db.py [--workers 8,16] [--trials-per-worker 1]
 (about 4 minutes on 2 cores; each worker process needs ~0.6 GB of memory; PostgreSQL from $NAS_TEST_PG or
@@ -111,8 +111,8 @@ def available_gb() -> float:
 
 def create_study(url: str, name: str, budget: int) -> None:
     from nas import service
-    from nas.db import make_engine, make_sessionmaker
-    from nas.study_config import StudyConfig
+    from nas.study.config import StudyConfig
+    from nas.study.tables import make_engine, make_sessionmaker
 
     cfg = StudyConfig.parse({"name": name, "dataset": "synthetic:160", "space": str(SPACE), "n_trials": budget,
                              "devices": ["nucleo-l4r5zi"]})
@@ -160,14 +160,15 @@ def _client(url: str, study_id: int, seconds: float, ready, go, out) -> None:
     import optuna
     from sqlalchemy import update
 
-    from nas.db import StudyRow
+    from nas import optuna_private
+    from nas.study.tables import StudyRow
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     warnings.filterwarnings("ignore")  # Optuna's notes on heartbeats outside optimize()
-    engine = create_engine(url, pool_pre_ping=True)  # the workers' engine options (nas.db.engine_kwargs)
+    engine = create_engine(url, pool_pre_ping=True)  # the workers' engine options (nas.study.tables.engine_kwargs)
     storage = optuna.storages.RDBStorage(url, engine_kwargs={"pool_pre_ping": True}, heartbeat_interval=20,
                                          grace_period=120)
-    trial_id = optuna.load_study(study_name="bench", storage=storage).ask()._trial_id
+    trial_id = optuna_private.trial_id(optuna.load_study(study_name="bench", storage=storage).ask())
     claim = (update(StudyRow).where(StudyRow.id == study_id, StudyRow.claimed < StudyRow.budget,
                                     StudyRow.status == "running").values(claimed=StudyRow.claimed + 1))
     ready.put(1)

@@ -26,8 +26,8 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 from bench_workers import run_study, write_space  # noqa: E402
 
 from nas.data import get_source  # noqa: E402
-from nas.db import FrontHistoryRow, make_engine, make_sessionmaker  # noqa: E402
 from nas.errors import NasError  # noqa: E402
+from nas.study.tables import FrontHistoryRow, make_engine, make_sessionmaker  # noqa: E402
 
 
 def pick_dataset(spec: str | None) -> tuple[str, str]:

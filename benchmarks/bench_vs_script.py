@@ -45,7 +45,7 @@ sys.path.insert(0, str(REPO))
 import numpy as np  # noqa: E402
 
 from nas.candidate import ArchConfig, FrontendConfig  # noqa: E402
-from nas.front import hypervolume  # noqa: E402
+from nas.study.pareto import hypervolume  # noqa: E402
 
 #: What each project variant changes in the study config (a new search feature gets its row here).
 PROJECT_VARIANTS: dict[str, dict] = {"project": {}, "project-nofidelity": {"fidelity": None},
@@ -147,8 +147,8 @@ def run_script(folder: Path, seed: int, dataset: str, minutes: float, workers: i
 def run_project(folder: Path, tag: str, overrides: dict, seed: int, dataset: str, minutes: float,
                 workers: int, device: str, threads_split: int) -> tuple[list[File], dict]:
     from nas import service
-    from nas.db import StudyRow, TrialRow, make_engine, make_sessionmaker
-    from nas.study_config import StudyConfig
+    from nas.study.config import StudyConfig
+    from nas.study.tables import StudyRow, TrialRow, make_engine, make_sessionmaker
 
     url = f"sqlite:///{folder / (tag + '.db')}"
     cfg = StudyConfig.parse({"name": tag, "dataset": dataset, "space": "kws", "devices": [device],

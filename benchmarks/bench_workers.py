@@ -26,10 +26,10 @@ sys.path.insert(0, str(REPO))
 from sqlalchemy import select  # noqa: E402
 
 from nas import service  # noqa: E402
-from nas.db import FrontHistoryRow, ParetoPointRow, StudyRow, TrialRow, make_engine, make_sessionmaker  # noqa: E402
-from nas.study import savings  # noqa: E402
-from nas.study_config import StudyConfig  # noqa: E402
-from nas.workers import run_local_workers  # noqa: E402
+from nas.study.config import StudyConfig  # noqa: E402
+from nas.study.store import savings  # noqa: E402
+from nas.study.tables import FrontHistoryRow, ParetoPointRow, StudyRow, TrialRow, make_engine, make_sessionmaker  # noqa: E402
+from nas.study.worker import run_local_workers  # noqa: E402
 
 SPACE = """\
 name: bench

@@ -9,8 +9,6 @@ and used as cache keys.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
@@ -81,10 +79,6 @@ class FrontendConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-    def key(self) -> str:
-        """Stable hash of the settings, used in feature-cache keys."""
-        return _digest(self.to_dict())
 
     def describe(self) -> str:
         coeffs = f"{self.n_mfcc} MFCC" if self.kind == "mfcc" else f"{self.n_mels} mel"
@@ -232,7 +226,3 @@ def _short(v: Any) -> str:
     if isinstance(v, tuple):
         return "x".join(_short(x) for x in v)
     return str(v)
-
-
-def _digest(obj: Any) -> str:
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]

@@ -13,8 +13,9 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -25,11 +26,12 @@ from nas.compress import prepare_qat, prune_model
 from nas.data import AudioDataset, FeatureCache
 from nas.deploy import check_agreement, evaluate_file, export_qat_tflite, export_tflite, load_teacher
 from nas.errors import ConfigError
-from nas.fidelity import RungGate
 from nas.hardware import CostReport, HardwareProfile, price, price_all
 from nas.hardware.proxy import proxy_cost
 from nas.models import build_model, count_params
-from nas.train import DeviceFeatures, EpochCallback, accuracy, predict, resolve_device, train
+from nas.status import TrialStatus
+from nas.study.fidelity import RungGate
+from nas.train import DeviceFeatures, Distillation, EpochCallback, accuracy, predict, resolve_device, train
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +83,7 @@ class TrialResult:
     """Everything one trial produced. ``costs`` maps profile name -> CostReport."""
 
     candidate: Candidate
-    status: str  # ok | infeasible | stopped (at a rung of a multi-fidelity study: trained briefly, not exported)
+    status: TrialStatus  # ok | infeasible | stopped (at a multi-fidelity rung: trained briefly, not exported)
     reason: str | None
     accuracy: float  # of the exported file, validation split
     test_accuracy: float  # of the exported file, test split
@@ -98,29 +100,46 @@ class TrialResult:
     artifact_dir: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def cost(self, device: str) -> CostReport:
-        return self.costs[device]
-
     def summary(self, device: str) -> str:
         c = self.costs.get(device)
         figures = (f"lat {c.latency_ms:.2f}ms ram {c.ram_kb:.1f}KB flash {c.flash_kb:.1f}KB" if c else "")
         if c is not None and c.energy_uj is not None:
             figures += f" energy {c.energy_uj:.0f}uJ"
-        if self.status != "ok":
+        if self.status != TrialStatus.OK:
             return f"{self.candidate.describe()} {self.candidate.bits}b {self.status}: {self.reason}"
         learns = " (not learning: stopped)" if self.extra.get("not_learning") else ""
         return (f"{self.candidate.describe()} {self.candidate.bits}b prune {self.candidate.prune_ratio:g} "
                 f"acc {self.accuracy:.3f}{learns} {figures}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The result as JSON (``trial.json``; a trial's stored details are this less ``costs``)."""
+        d = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "artifact_dir"}
+        return d | {"candidate": self.candidate.to_dict(), "costs": {k: v.to_dict() for k, v in self.costs.items()},
+                    "history": list(self.history), "confusion": [list(x) for x in self.confusion]}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> TrialResult:
+        """A result read back from :meth:`to_dict`'s JSON; keys that are not fields (a worker's notes) are left
+        out, and stored details without ``costs`` read back with none."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names} | {
+            "candidate": Candidate.from_dict(d["candidate"]), "status": TrialStatus(d["status"]),
+            "costs": {k: CostReport.from_dict(v) for k, v in d.get("costs", {}).items()},
+            "history": tuple(d.get("history", ())), "confusion": tuple(tuple(r) for r in d.get("confusion", ()))})
+
+
+def training_epochs(history: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The epochs of training proper in a trial's history (fine-tuning and QAT epochs carry a ``phase``)."""
+    return [h for h in history if "phase" not in h]
 
 
 def _budget_violation(report: CostReport, profile: HardwareProfile, max_latency_ms: float | None,
                       max_energy_uj: float | None = None) -> str | None:
     if not report.deployable:
         return report.reason or f"not deployable on {profile.name}"
-    if report.ram_kb > profile.sram_kb:
-        return f"RAM {report.ram_kb:.1f} KB exceeds {profile.name}'s {profile.sram_kb:g} KB"
-    if report.flash_kb > profile.flash_kb:
-        return f"flash {report.flash_kb:.1f} KB exceeds {profile.name}'s {profile.flash_kb:g} KB"
+    memory = profile.memory_violation(report.ram_kb, report.flash_kb)
+    if memory:
+        return memory
     if max_latency_ms is not None and report.latency_ms > max_latency_ms:
         return f"latency {report.latency_ms:.2f} ms exceeds the {max_latency_ms:g} ms deadline"
     if max_energy_uj is not None and report.energy_uj is not None and report.energy_uj > max_energy_uj:
@@ -175,6 +194,21 @@ def resolve_teacher(candidate: Candidate, ctx: TrialContext, out_dir: Path | Non
     return load_teacher(source, input_shape=input_shape, n_classes=n_classes)
 
 
+class Stopwatch:
+    """Seconds per stage of one trial: ``with clock("export"): ...`` adds the block's time to ``seconds``."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, stage: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - start
+
+
 def run_trial(candidate: Candidate, ctx: TrialContext, out_dir: Path | None = None, *,
               on_epoch: EpochCallback | None = None,
               on_precheck: Callable[[CostReport], None] | None = None,
@@ -185,19 +219,18 @@ def run_trial(candidate: Candidate, ctx: TrialContext, out_dir: Path | None = No
     rule needs the cost before training). ``rungs``: multi-fidelity; the first rung ranks the candidate on
     :func:`proxy_cost` (no export yet), the precheck runs once it is promoted from there (only then is
     its export worth its seconds), and a candidate stopped at a rung is returned ``stopped``, not exported."""
-    seconds: dict[str, float] = {}
-    t0 = time.perf_counter()
-    feats = ctx.cache.features(ctx.dataset, candidate.frontend)
-    seconds["features"] = time.perf_counter() - t0
+    clock = Stopwatch()
+    seconds = clock.seconds
+    with clock("features"):
+        feats = ctx.cache.features(ctx.dataset, candidate.frontend)
     shape, n_classes = feats.input_shape, feats.n_classes
     report: CostReport | None = None
     deferred = ctx.precheck and rungs is not None and bool(rungs.rungs)
 
     def run_precheck() -> str | None:
         nonlocal report
-        t = time.perf_counter()
-        violation, report = precheck(candidate, ctx, shape, n_classes)
-        seconds["precheck"] = seconds.get("precheck", 0.0) + time.perf_counter() - t
+        with clock("precheck"):
+            violation, report = precheck(candidate, ctx, shape, n_classes)
         if violation:
             log.info("precheck: %s infeasible (%s), not trained further", candidate.describe(), violation)
             return violation
@@ -210,11 +243,10 @@ def run_trial(candidate: Candidate, ctx: TrialContext, out_dir: Path | None = No
     violation: str | None = None
     proxy = None
     if deferred and rungs is not None:
-        t = time.perf_counter()
-        proxy = proxy_cost(_untrained(candidate, shape, n_classes), torch.zeros(1, *shape), candidate.bits,
-                           ctx.primary, candidate.frontend, ctx.inference_rate_hz)
-        rungs.set_costs(proxy)
-        seconds["proxy"] = time.perf_counter() - t
+        with clock("proxy"):
+            proxy = proxy_cost(_untrained(candidate, shape, n_classes), torch.zeros(1, *shape), candidate.bits,
+                               ctx.primary, candidate.frontend, ctx.inference_rate_hz)
+            rungs.set_costs(proxy)
     elif ctx.precheck:
         violation = run_precheck()
         if violation:
@@ -232,10 +264,11 @@ def run_trial(candidate: Candidate, ctx: TrialContext, out_dir: Path | None = No
     torch.manual_seed(ctx.seed)  # the same candidate gets the same initial weights, precheck or not
     model = build_model(candidate.arch, feats.input_shape, feats.n_classes)
     teacher = resolve_teacher(candidate, ctx, out_dir, feats.input_shape, feats.n_classes)
-    kd = {"teacher": teacher, "distill_t": candidate.distill_temperature, "distill_w": candidate.distill_weight}
+    distill = Distillation(teacher, candidate.distill_temperature, candidate.distill_weight)
     device = resolve_device(ctx.accelerator)
     on_device = DeviceFeatures.of(feats, device)  # once per trial, shared by every training phase
-    tr = train(model, feats, candidate.train, seed=ctx.seed, on_epoch=after_epoch, tensors=on_device, **kd)
+    tr = train(model, feats, candidate.train, seed=ctx.seed, on_epoch=after_epoch, tensors=on_device,
+               distill=distill)
     seconds["train"] = tr.seconds
     history: list[dict[str, float | str]] = [dict(h) for h in tr.history]
     rung_log = {"rungs": [r.to_dict() for r in rungs.results]} if rungs is not None else {}
@@ -247,57 +280,54 @@ def run_trial(candidate: Candidate, ctx: TrialContext, out_dir: Path | None = No
                   f"not among the best 1/eta of {stop.competitors + 1} candidates there")
         figures = report or proxy
         params, macs = (figures.params, figures.macs) if figures is not None else (count_params(model), 0)
-        return TrialResult(candidate, "stopped", reason, 0.0, 0.0, stop.val_accuracy, params, macs,
+        return TrialResult(candidate, TrialStatus.STOPPED, reason, 0.0, 0.0, stop.val_accuracy, params, macs,
                            0, {ctx.primary.name: report} if report else {}, seconds, tuple(history),
                            stopped_early=True, artifact_dir=None, extra=rung_log)
     if teacher is None:  # fine-tuning distils from the trained, unpruned float model
-        kd = {"teacher": copy.deepcopy(model).eval(), "distill_t": candidate.distill_temperature, "distill_w": 0.5}
+        distill = Distillation(copy.deepcopy(model).eval(), candidate.distill_temperature, 0.5)
     if candidate.prune_ratio > 0 and not tr.stopped_early:
-        t = time.perf_counter()
-        prune_model(model, candidate.prune_ratio, candidate.prune_criterion, data=feats.split("train"))
-        ft = train(model, feats, candidate.train, epochs=candidate.train.finetune_epochs, seed=ctx.seed + 1,
-                   tensors=on_device, stop_at_chance=False, **kd)
+        with clock("prune"):
+            prune_model(model, candidate.prune_ratio, candidate.prune_criterion, data=feats.split("train"))
+            ft = train(model, feats, candidate.train, epochs=candidate.train.finetune_epochs, seed=ctx.seed + 1,
+                       tensors=on_device, stop_at_chance=False, distill=distill)
         history += [{**h, "phase": "finetune"} for h in ft.history]
-        seconds["prune"] = time.perf_counter() - t
 
     x_val, y_val = feats.split("valid")
     x_test, y_test = feats.split("test")
     float_acc = accuracy(predict(model, x_val), y_val)
     float_test_acc = accuracy(predict(model, x_test), y_test)
     qat = candidate.qat and candidate.bits == 8 and not tr.stopped_early
-    t = time.perf_counter()
     if qat:  # int8 fine-tuning with fake quantization, then the PT2E export
         qmodel = prepare_qat(model)
         # on the CPU: the PT2E fake-quantized graph belongs to quantization, which stays there
         cpu_data = on_device if on_device.device.type == "cpu" else DeviceFeatures.of(feats, "cpu")
         qt = train(qmodel, feats, replace(candidate.train, learning_rate=candidate.train.learning_rate * 0.2),
                    epochs=max(1, candidate.train.finetune_epochs), seed=ctx.seed + 2, tensors=cpu_data, amp=False,
-                   stop_at_chance=False, **kd)
+                   stop_at_chance=False, distill=distill)
         history += [{**h, "phase": "qat"} for h in qt.history]
         seconds["qat"] = qt.seconds
-        t = time.perf_counter()  # the export's own time, QAT training not included
-        tfl = export_qat_tflite(qmodel)
+        with clock("export"):  # the export's own time, QAT training not included
+            tfl = export_qat_tflite(qmodel)
     else:
-        tfl = export_tflite(model, candidate.bits, feats.split("train")[0])
-    seconds["export"] = time.perf_counter() - t
+        with clock("export"):
+            tfl = export_tflite(model, candidate.bits, feats.split("train")[0])
 
-    t = time.perf_counter()
-    acc, confusion = evaluate_file(tfl, x_val, y_val)
-    test_acc, _ = evaluate_file(tfl, x_test, y_test)
-    # TFLM must compute what LiteRT computed for the accuracy: a mismatch raises ExportError.
-    agreement = check_agreement(tfl, x_val[:32])
+    with clock("evaluate"):
+        acc, confusion = evaluate_file(tfl, x_val, y_val)
+        test_acc, _ = evaluate_file(tfl, x_test, y_test)
+        # TFLM must compute what LiteRT computed for the accuracy: a mismatch raises ExportError.
+        agreement = check_agreement(tfl, x_val[:32])
     tflm_diff = agreement.max_abs_diff if agreement.ran else None  # not run: the cost report says why
-    seconds["evaluate"] = time.perf_counter() - t
 
-    t = time.perf_counter()
-    costs = {r.device: r for r in price_all(tfl, ctx.profiles, frontend=candidate.frontend,
-                                            inference_rate_hz=ctx.inference_rate_hz)}
-    seconds["price"] = time.perf_counter() - t
+    with clock("price"):
+        costs = {r.device: r for r in price_all(tfl, ctx.profiles, frontend=candidate.frontend,
+                                                inference_rate_hz=ctx.inference_rate_hz)}
     primary = costs[ctx.primary.name]
     violation = _budget_violation(primary, ctx.primary, ctx.max_latency_ms, ctx.max_energy_uj)
 
     result = TrialResult(
-        candidate=candidate, status="infeasible" if violation else "ok", reason=violation or tr.not_learning,
+        candidate=candidate, status=TrialStatus.INFEASIBLE if violation else TrialStatus.OK,
+        reason=violation or tr.not_learning,
         accuracy=acc, test_accuracy=test_acc, float_accuracy=float_acc,
         params=count_params(model), macs=primary.macs, tflite_bytes=len(tfl), costs=costs,
         seconds=seconds, history=tuple(history), confusion=tuple(tuple(int(v) for v in r) for r in confusion),
@@ -319,7 +349,7 @@ def _infeasible(candidate: Candidate, ctx: TrialContext, violation: str, report:
                 extra: dict[str, Any] | None = None) -> TrialResult:
     """A candidate the precheck refused: never (further) trained, never exported."""
     assert report is not None  # a violation comes with the report that shows it
-    return TrialResult(candidate, "infeasible", violation, 0.0, 0.0, 0.0, report.params, report.macs, 0,
+    return TrialResult(candidate, TrialStatus.INFEASIBLE, violation, 0.0, 0.0, 0.0, report.params, report.macs, 0,
                        {ctx.primary.name: report}, seconds, history, extra={"precheck": True, **(extra or {})})
 
 
@@ -327,15 +357,4 @@ def write_artifacts(result: TrialResult, tfl: bytes, out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "model.tflite").write_bytes(tfl)
     (out_dir / "candidate.json").write_text(json.dumps(result.candidate.to_dict(), indent=2))
-    (out_dir / "trial.json").write_text(json.dumps(result_to_dict(result), indent=2, default=float))
-
-
-def result_to_dict(r: TrialResult) -> dict[str, Any]:
-    return {
-        "candidate": r.candidate.to_dict(), "status": r.status, "reason": r.reason,
-        "accuracy": r.accuracy, "test_accuracy": r.test_accuracy, "float_accuracy": r.float_accuracy,
-        "params": r.params, "macs": r.macs, "tflite_bytes": r.tflite_bytes,
-        "costs": {k: v.to_dict() for k, v in r.costs.items()}, "seconds": r.seconds,
-        "history": list(r.history), "confusion": [list(x) for x in r.confusion],
-        "tflm_max_abs_diff": r.tflm_max_abs_diff, "stopped_early": r.stopped_early, "extra": r.extra,
-    }
+    (out_dir / "trial.json").write_text(json.dumps(result.to_dict(), indent=2, default=float))

@@ -38,6 +38,20 @@ log = logging.getLogger(__name__)
 EpochCallback = Callable[[int, float], bool]
 
 
+@dataclass(frozen=True)
+class Distillation:
+    """Knowledge distillation from a trained ``teacher``: the loss mixes in ``weight`` x the KL divergence of
+    the softened (``temperature``) outputs. No teacher, or weight 0: plain training."""
+
+    teacher: nn.Module | None = None
+    temperature: float = 4.0
+    weight: float = 0.0
+
+    @property
+    def active(self) -> bool:
+        return self.teacher is not None and self.weight > 0
+
+
 Accelerator = Literal["auto", "cpu", "cuda"]
 ACCELERATORS: tuple[str, ...] = ("auto", "cpu", "cuda")
 
@@ -168,7 +182,7 @@ def not_learning_reason(history: list[dict[str, float]], best: float, chance: fl
 
 def train(model: nn.Module, data: FeatureSet, cfg: TrainConfig, *, epochs: int | None = None,
           seed: int = 0, on_epoch: EpochCallback | None = None,
-          teacher: nn.Module | None = None, distill_t: float = 4.0, distill_w: float = 0.0,
+          distill: Distillation = Distillation(),
           device: torch.device | str = "cpu", tensors: DeviceFeatures | None = None,
           amp: bool | None = None, augment: bool = True, stop_at_chance: bool = True) -> TrainResult:
     """Train ``model`` in place on ``data``'s train split; report validation accuracy.
@@ -176,7 +190,7 @@ def train(model: nn.Module, data: FeatureSet, cfg: TrainConfig, *, epochs: int |
     Args:
         epochs: overrides ``cfg.epochs`` (fine-tuning after pruning uses ``cfg.finetune_epochs``).
         on_epoch: early-stopping hook, see :data:`EpochCallback`.
-        teacher, distill_t, distill_w: optional knowledge distillation from a trained teacher.
+        distill: optional knowledge distillation from a trained teacher.
         device, tensors: where to train; ``tensors`` are the splits already on that device (a trial
             moves them once and passes them to every training phase).
         amp: mixed precision on CUDA (default on; QAT passes False: fake quantization wants float32).
@@ -191,6 +205,7 @@ def train(model: nn.Module, data: FeatureSet, cfg: TrainConfig, *, epochs: int |
     dev = tensors.device if tensors is not None else torch.device(device)
     td = tensors if tensors is not None else DeviceFeatures.of(data, dev)
     model.to(dev)
+    teacher = distill.teacher if distill.active else None
     if teacher is not None:
         teacher.to(dev)
     gen = torch.Generator().manual_seed(seed)
@@ -235,12 +250,13 @@ def train(model: nn.Module, data: FeatureSet, cfg: TrainConfig, *, epochs: int |
                     loss = batch.lam * loss_fn(logits, yb) + (1 - batch.lam) * loss_fn(logits, batch.y2)
                 else:
                     loss = loss_fn(logits, yb)
-                if teacher is not None and distill_w > 0:
+                if teacher is not None:
+                    t_kd, w_kd = distill.temperature, distill.weight
                     with torch.no_grad():
-                        soft = torch.softmax(teacher(xb).to(dev, torch.float32) / distill_t, dim=1)
-                    kd = nn.functional.kl_div(torch.log_softmax(logits.float() / distill_t, dim=1), soft,
-                                              reduction="batchmean") * distill_t ** 2
-                    loss = (1 - distill_w) * loss + distill_w * kd
+                        soft = torch.softmax(teacher(xb).to(dev, torch.float32) / t_kd, dim=1)
+                    kd = nn.functional.kl_div(torch.log_softmax(logits.float() / t_kd, dim=1), soft,
+                                              reduction="batchmean") * t_kd ** 2
+                    loss = (1 - w_kd) * loss + w_kd * kd
             opt.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.step(opt)

@@ -55,7 +55,7 @@ def test_every_database_command_honours_nas_db(monkeypatch):
 
 
 def test_study_list_reads_the_nas_db_database(tmp_path, capsys):
-    from nas.db import make_engine
+    from nas.study.tables import make_engine
 
     db = tmp_path / "env.db"
     make_engine(f"sqlite:///{db}").dispose()  # `study list` reads a database, it never creates one

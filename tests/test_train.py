@@ -220,7 +220,7 @@ def test_device_selection_on_this_machine(monkeypatch):
 
 
 def test_worker_refuses_cuda_without_one(tmp_path, monkeypatch):
-    from nas.workers import Worker, WorkerOptions
+    from nas.study.worker import Worker, WorkerOptions
 
     monkeypatch.setattr("nas.train.cuda_available", lambda: False)
     with pytest.raises(ConfigError, match="no CUDA device"):

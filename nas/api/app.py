@@ -17,7 +17,7 @@ from nas.api.errors import install_error_handlers
 from nas.api.guard import RequestGuard
 from nas.api.routes import datasets, documents, meta, pages, studies, study_admin, trials
 from nas.api.settings import Settings
-from nas.db import make_engine, make_sessionmaker
+from nas.study.tables import make_engine, make_sessionmaker
 
 log = logging.getLogger(__name__)
 

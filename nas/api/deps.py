@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from nas import service
 from nas.api.settings import Settings
 from nas.errors import AuthError, NotFoundError
-from nas.study_config import NAME_RE
+from nas.study.config import NAME_RE
 
 TOKEN_COOKIE = "nas_token"
 MAX_ID = 2**31 - 1

@@ -1,20 +1,20 @@
 """Request and response models of the REST API (pydantic), one per resource shape.
 
-Responses are built from the service's frozen dataclasses (``from_attributes``); requests are
+Responses are the service's frozen dataclasses themselves (``nas.service``: one definition per record);
+the models here are envelopes around them and what the service returns as plain dicts. Requests are
 validated before any route code runs, and anything that would name a file on the server (a search
 space or profile path, a dataset folder) is refused: the API takes shipped names only.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from nas.service import TRIAL_SORT_KEYS
-from nas.study_config import StudyConfig
+from nas.service import TRIAL_SORT_KEYS, FrontPoint
+from nas.study.config import StudyConfig
 
 SHIPPED_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}\Z")
 # A registered name or synthetic[:N]; never KIND:PATH (``folder:7`` would name a folder of the server's cwd).
@@ -36,7 +36,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 class StudyCreate(StudyConfig):
-    """Body of ``POST /api/studies``: the fields of a study config (``nas/study_config.py``)."""
+    """Body of ``POST /api/studies``: the fields of a study config (``nas/study/config.py``)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, json_schema_extra={
         "examples": [{"name": "kws-m4", "dataset": "synthetic", "space": "demo", "devices": ["nucleo-l4r5zi"],
@@ -119,148 +119,13 @@ def inline_documents(data: Any) -> Any:
     return data
 
 
-class _Out(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-
-class StudyOut(_Out):
-    name: str
-    status: str = Field(description="created | running | stopped | finished | failed")
-    budget: int
-    claimed: int
-    finished: int
-    feasible: int
-    failed: int
-    progress: float = Field(description="finished / budget, 0..1")
-    config: dict[str, Any]
-    created_at: dt.datetime
-    best: dict[str, float | None] = Field(description="best accuracy, latency and RAM among feasible trials")
-    hypervolume: float | None
-    dataset_summary: dict[str, Any] | None = None
-    failure_reason: str | None = Field(None, description="with status failed: why (its dataset or runtime)")
-
-    @classmethod
-    def of(cls, info: Any) -> StudyOut:
-        return cls.model_validate({**info.__dict__, "progress": info.finished / info.budget if info.budget else 0.0})
-
-
-class FrontPointOut(_Out):
-    number: int
-    trial_id: int
-    family: str
-    arch: str
-    frontend: str
-    bits: int
-    prune_ratio: float
-    accuracy: float | None
-    test_accuracy: float | None
-    latency_ms: float
-    ram_kb: float
-    flash_kb: float
-    latency_source: str
-    ram_source: str
-    params: int | None
-    macs: int | None
-    device: str
-    feasible: bool
-    energy_uj: float | None = Field(None, description="energy per inference (estimated; MCU devices)")
-    power_mw: float | None = Field(None, description="average power at inference_rate_hz (estimated)")
-    inference_rate_hz: float | None = None
-    split: dict[str, dict[str, float]] = Field(default_factory=dict, description=(
-        "latency_ms, ram_kb and flash_kb of the audio frontend (DSP), the network and their total"))
-
-
 class ParetoOut(BaseModel):
     study: str
     device: str
     devices: list[str]
     objectives: list[str]
     feasible_only: bool
-    points: list[FrontPointOut]
-
-
-class TrialSummaryOut(_Out):
-    id: int
-    number: int
-    status: str
-    reason: str | None
-    family: str
-    arch: str
-    bits: int
-    prune_ratio: float
-    accuracy: float | None
-    test_accuracy: float | None
-    latency_ms: float | None
-    ram_kb: float | None
-    flash_kb: float | None
-    params: int | None
-    macs: int | None
-    feasible: bool
-    finished_at: dt.datetime
-
-
-class TrialPageOut(_Out):
-    total: int
-    page: int
-    per_page: int
-    sort: str
-    order: str
-    items: list[TrialSummaryOut]
-
-
-class DeviceFiguresOut(_Out):
-    device: str
-    deployable: bool
-    latency_ms: float
-    ram_kb: float
-    flash_kb: float
-    arena_kb: float
-    latency_source: str
-    ram_source: str
-    flash_source: str
-    reason: str | None
-    layers: list[dict[str, Any]] = Field(description="per-op cost: op, shape, dtype, macs, ms, share, "
-                                                     "activation_kb, scratch_kb")
-    details: dict[str, Any]
-    energy: dict[str, Any] | None = Field(None, description="energy per inference and average power (MCU devices)")
-    split: dict[str, dict[str, float]] = Field(default_factory=dict, description=(
-        "latency_ms, ram_kb and flash_kb of the audio frontend (DSP), the network and their total"))
-
-
-class TrialDetailOut(_Out):
-    id: int
-    study: str
-    number: int
-    status: str
-    reason: str | None
-    candidate: dict[str, Any]
-    family: str
-    arch: str
-    frontend: str
-    bits: int
-    prune_ratio: float
-    accuracy: float | None
-    test_accuracy: float | None
-    float_accuracy: float | None
-    params: int | None
-    macs: int | None
-    tflite_bytes: int | None
-    feasible: bool
-    worker: str
-    finished_at: dt.datetime
-    history: list[dict[str, Any]]
-    confusion: list[list[int]]
-    class_names: list[str]
-    seconds: dict[str, float]
-    has_tflite: bool
-    devices: list[DeviceFiguresOut]
-
-
-class HistoryPointOut(_Out):
-    n_trials: int
-    front_size: int
-    hypervolume: float
-    at: dt.datetime
+    points: list[FrontPoint]
 
 
 class ParamsOut(BaseModel):
@@ -268,21 +133,6 @@ class ParamsOut(BaseModel):
     accuracy: list[float | None]
     feasible: list[bool]
     params: dict[str, list[Any]]
-
-
-class DeviceOut(BaseModel):
-    name: str
-    kind: str
-    core: str
-    clock_mhz: float
-    sram_kb: float
-    flash_kb: float
-    runtime: str
-    kernels: str
-    kernel_variant: str
-    measured: bool
-    description: str
-    source: str
 
 
 class SpaceOut(BaseModel):

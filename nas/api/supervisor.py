@@ -18,7 +18,8 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from nas.db import StudyRow, make_engine, make_sessionmaker
+from nas.status import StudyStatus
+from nas.study.tables import StudyRow, make_engine, make_sessionmaker
 
 log = logging.getLogger(__name__)
 WORKER_MAIN = "import sys; from nas.cli import main; sys.exit(main(sys.argv[1:]))"  # = the `nas` script
@@ -28,7 +29,7 @@ def unclaimed_trials(sessions) -> int:
     """Trials of running studies that no worker has claimed yet."""
     with sessions() as s:
         return int(s.scalar(select(func.coalesce(func.sum(StudyRow.budget - StudyRow.claimed), 0))
-                            .where(StudyRow.status == "running", StudyRow.claimed < StudyRow.budget)) or 0)
+                            .where(StudyRow.status == StudyStatus.RUNNING, StudyRow.claimed < StudyRow.budget)) or 0)
 
 
 class WorkerSupervisor:

@@ -12,8 +12,8 @@ import os
 from sqlalchemy.orm import Session, sessionmaker
 
 from nas import yamlfile
-from nas.hardware.profiles import profile_names
-from nas.study_config import OBJECTIVES, SAMPLERS
+from nas.hardware.profiles import profiles_dir
+from nas.study.config import OBJECTIVES, SAMPLERS
 
 DEFAULT_DB = "sqlite:///runs/nas.db"
 DEFAULT_DEVICE = "nucleo-l4r5zi"
@@ -34,7 +34,7 @@ def add_artifacts(p: argparse.ArgumentParser) -> None:
 
 
 def device_help(what: str) -> str:
-    return f"{what}: one of {', '.join(profile_names())}, or a profile YAML path"
+    return f"{what}: one of {', '.join(yamlfile.names(profiles_dir()))}, or a profile YAML path"
 
 
 def space_help() -> str:
@@ -54,6 +54,6 @@ def add_objective(p: argparse.ArgumentParser) -> None:
 def sessions(url: str, *, create: bool = False) -> sessionmaker[Session]:
     """A session factory on ``url``. Only commands that make something (``create``) may create a SQLite
     file: a mistyped ``--db`` of ``study list`` is an error, not a new empty database."""
-    from nas.db import make_engine, make_sessionmaker
+    from nas.study.tables import make_engine, make_sessionmaker
 
     return make_sessionmaker(make_engine(url, create=create))

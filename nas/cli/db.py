@@ -8,8 +8,8 @@ from nas.cli.common import add_db
 
 
 def cmd_db(args: argparse.Namespace) -> int:
-    from nas.db import make_engine
     from nas.migrations import state, upgrade
+    from nas.study.tables import make_engine
 
     engine = make_engine(args.db, migrate=False, create=args.action == "upgrade")
     try:

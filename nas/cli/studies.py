@@ -24,7 +24,7 @@ from nas.cli.common import (
     space_help,
 )
 from nas.errors import ConfigError, NasError
-from nas.study_config import StudyConfig
+from nas.study.config import StudyConfig
 
 if TYPE_CHECKING:
     from nas.service import FrontPoint
@@ -116,7 +116,7 @@ def _net(seconds: float) -> str:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from nas import service
-    from nas.workers import run_local_workers
+    from nas.study.worker import run_local_workers
 
     name = args.name or "demo-" + dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     cfg = StudyConfig.parse({"name": name, "n_trials": args.trials, "dataset": args.dataset, "space": args.space,
@@ -148,7 +148,7 @@ def cmd_create(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from nas import service
-    from nas.workers import run_local_workers
+    from nas.study.worker import run_local_workers
 
     with sessions(args.db)() as s:
         service.resume_study(s, args.name)
@@ -230,9 +230,9 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from nas.recovery import RetryPolicy
-    from nas.study import Heartbeat
-    from nas.workers import Worker, WorkerOptions, set_torch_threads
+    from nas.study.recovery import RetryPolicy
+    from nas.study.sampler import Heartbeat
+    from nas.study.worker import Worker, WorkerOptions, set_torch_threads
 
     set_torch_threads(args.threads_split)
     options = WorkerOptions(heartbeat=Heartbeat(args.heartbeat, args.grace), max_retries=args.max_retries,

@@ -23,7 +23,7 @@ from nas.errors import ConfigError, DataError
 __all__ = [
     "AudioDataset", "DatasetSource", "DatasetSummary", "ESC50Source", "FSDDSource", "FeatureCache",
     "FeatureSet", "FolderSource", "Frontend", "SPECS", "SkippedFile", "SpeechCommandsSource",
-    "SyntheticSource", "UrbanSound8KSource", "build_features", "get_source", "load_dataset",
+    "SyntheticSource", "UrbanSound8KSource", "build_features", "get_source",
     "validate_frontend",
 ]
 
@@ -88,6 +88,3 @@ def get_source(spec: str) -> DatasetSource:
         raise DataError(f"dataset '{spec}': folder '{path}' does not exist")
     return SPECS[name][1](path, option)
 
-
-def load_dataset(spec: str) -> AudioDataset:
-    return get_source(spec).load()

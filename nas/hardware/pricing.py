@@ -81,11 +81,8 @@ def _with_frontend(r: CostReport, profile: HardwareProfile, fe: FrontendConfig |
         fe_flash = fc.flash_bytes / KB if profile.kind == "mcu" else 0.0
         latency, ram_kb, flash_kb = latency + fe_ms, ram_kb + fe_ram, flash_kb + fe_flash
         details.update(fc.details)
-    reason = r.reason
-    if reason is None and ram_kb > profile.sram_kb:
-        reason = f"needs {ram_kb:.1f} KB RAM, {profile.name} has {profile.sram_kb:g} KB"
-    if reason is None and profile.kind == "mcu" and flash_kb > profile.flash_kb:
-        reason = f"needs {flash_kb:.1f} KB flash, {profile.name} has {profile.flash_kb:g} KB"
+    # flash is a budget on microcontrollers only (a Cortex-A board loads the model from storage)
+    reason = r.reason or profile.memory_violation(ram_kb, flash_kb, check_flash=profile.kind == "mcu")
     return replace(r, deployable=reason is None, reason=reason, latency_ms=latency, ram_kb=ram_kb,
                    flash_kb=flash_kb, details=details, frontend_ms=fe_ms, frontend_ram_kb=fe_ram,
                    frontend_flash_kb=fe_flash)

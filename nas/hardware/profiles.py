@@ -75,8 +75,25 @@ class NpuConfig:
     source: str
 
 
-@dataclass(frozen=True)
-class HardwareProfile:
+@dataclass(frozen=True, kw_only=True)
+class ProfileSummary:
+    """What a profile is, as listings show it (``nas devices``, ``GET /api/devices``)."""
+
+    name: str
+    kind: str
+    core: str
+    clock_mhz: float
+    sram_kb: float
+    flash_kb: float
+    runtime: str
+    kernels: str
+    kernel_variant: str = "none"
+    description: str = ""
+    source: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class HardwareProfile(ProfileSummary):
     """A target device and the coefficients the cost model uses for it.
 
     Attributes:
@@ -90,21 +107,10 @@ class HardwareProfile:
         npu: an Ethos-U NPU that runs what vela can place on it (:mod:`nas.hardware.ethosu`).
     """
 
-    name: str
-    kind: str
-    core: str
-    clock_mhz: float
-    sram_kb: float
-    flash_kb: float
-    runtime: str
-    kernels: str
     runtime_code_kb: float
     runtime_ram_kb: float
     cost: Mapping[str, float]
     sources: Mapping[str, str]
-    description: str = ""
-    source: str = ""
-    kernel_variant: str = "none"
     fpu: bool = True
     op_code_kb: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
     agent_url: str | None = None
@@ -120,6 +126,20 @@ class HardwareProfile:
             raise ConfigError(f"{self.path or self.name}: cost.{key} is required by the cost model")
         return default
 
+    def memory_excess(self, ram_kb: float, flash_kb: float) -> dict[str, float]:
+        """KB by which ``ram_kb`` and ``flash_kb`` exceed this board's SRAM and flash (<= 0: within budget)."""
+        return {"ram_kb": ram_kb - self.sram_kb, "flash_kb": flash_kb - self.flash_kb}
+
+    def memory_violation(self, ram_kb: float, flash_kb: float, *, check_flash: bool = True) -> str | None:
+        """Why a model needing ``ram_kb`` and ``flash_kb`` does not fit this board (None: it fits); the one
+        RAM/flash budget check of pricing, the trial pipeline and the study's constraints."""
+        excess = self.memory_excess(ram_kb, flash_kb)
+        if excess["ram_kb"] > 0:
+            return f"needs {ram_kb:.1f} KB RAM, {self.name} has {self.sram_kb:g} KB"
+        if check_flash and excess["flash_kb"] > 0:
+            return f"needs {flash_kb:.1f} KB flash, {self.name} has {self.flash_kb:g} KB"
+        return None
+
 
 def profiles_dir() -> Traversable:
     """``$NAS_HW_PROFILES`` or the profiles shipped in the package (``nas/hw_profiles``)."""
@@ -129,11 +149,7 @@ def profiles_dir() -> Traversable:
 
 def list_profiles() -> list[HardwareProfile]:
     """All shipped profiles, sorted by name."""
-    return sorted((load_profile(name) for name in profile_names()), key=lambda p: p.name)
-
-
-def profile_names() -> list[str]:
-    return yamlfile.names(profiles_dir())
+    return sorted((load_profile(name) for name in yamlfile.names(profiles_dir())), key=lambda p: p.name)
 
 
 def load_profile(name_or_path: str | Path) -> HardwareProfile:

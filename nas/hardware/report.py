@@ -101,9 +101,6 @@ class CostReport:
         """This report with the average power taken at ``rate_hz`` inferences per second."""
         return replace(self, energy=self.energy.at_rate(rate_hz)) if self.energy else self
 
-    def within(self, *, ram_kb: float, flash_kb: float) -> bool:
-        return self.deployable and self.ram_kb <= ram_kb and self.flash_kb <= flash_kb
-
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["layers"] = [asdict(layer) for layer in self.layers]
@@ -130,12 +127,3 @@ def split_figures(latency_ms: float, ram_kb: float, flash_kb: float, fe_ms: floa
     fe = {"latency_ms": fe_ms, "ram_kb": fe_ram_kb, "flash_kb": fe_flash_kb}
     return {"frontend": fe, "network": {k: total[k] - fe[k] for k in FIGURES}, "total": total}
 
-
-def split_of_stored(report: dict[str, Any]) -> dict[str, dict[str, float]]:
-    """:meth:`CostReport.split` of a report stored as a dict (older reports keep the frontend in details)."""
-    d = report.get("details") or {}
-    fe_ms = float(report.get("frontend_ms", d.get("frontend_ms", 0.0)))
-    fe_ram = float(report.get("frontend_ram_kb", d.get("frontend_ram_bytes", 0) / 1024))
-    fe_flash = float(report.get("frontend_flash_kb", d.get("frontend_flash_bytes", 0) / 1024))
-    return split_figures(float(report.get("latency_ms", 0.0)), float(report.get("ram_kb", 0.0)),
-                         float(report.get("flash_kb", 0.0)), fe_ms, fe_ram, fe_flash)

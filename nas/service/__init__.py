@@ -6,6 +6,7 @@ nothing here prints or knows about HTTP. ``studies`` (create, inspect, stop, fro
 """
 
 from nas.service.meta import (
+    DeviceInfo,
     api_token_owner,
     check_profile,
     check_space,
@@ -46,8 +47,8 @@ from nas.service.trials import (
 )
 
 __all__ = [
-    "DeviceFigures", "FrontPoint", "HistoryPoint", "SORT_ORDERS", "StudyInfo", "TRIAL_SORT_KEYS", "TrialDetail",
-    "TrialPage", "TrialSummary", "api_token_owner", "check_profile", "check_space", "create_api_token",
+    "DeviceFigures", "DeviceInfo", "FrontPoint", "HistoryPoint", "SORT_ORDERS", "StudyInfo", "TRIAL_SORT_KEYS",
+    "TrialDetail", "TrialPage", "TrialSummary", "api_token_owner", "check_profile", "check_space", "create_api_token",
     "create_study", "export_model",
     "hypervolume_history", "list_api_tokens", "list_devices", "list_space_infos", "list_studies", "list_trials",
     "pareto", "price_trial_everywhere", "resume_study", "revoke_api_token", "sampled_params", "stop_study",

@@ -26,9 +26,10 @@ from sqlalchemy.orm import Session
 from nas.data import SPECS, DatasetSummary, get_source
 from nas.data.audio import AUDIO_SUFFIXES
 from nas.data.folder import SPLIT_LISTS, FolderSource
-from nas.db import DatasetRow, StudyRow
 from nas.errors import ConfigError, DataError, NotFoundError
-from nas.study_config import NAME_RE, StudyConfig
+from nas.status import StudyStatus
+from nas.study.config import NAME_RE, StudyConfig
+from nas.study.tables import DatasetRow, StudyRow
 
 log = logging.getLogger(__name__)
 
@@ -163,7 +164,7 @@ def remove_dataset(session: Session, name: str) -> DatasetInfo:
     row = _row(session, name)
     if row is None:
         raise NotFoundError(f"no registered dataset '{name[:80]}'")
-    users = [s.name for s in session.scalars(select(StudyRow).where(StudyRow.status == "running")).all()
+    users = [s.name for s in session.scalars(select(StudyRow).where(StudyRow.status == StudyStatus.RUNNING)).all()
              if (s.config or {}).get("dataset") == row.spec]
     if users:
         raise ConfigError(f"dataset '{name}' is used by running studies {', '.join(users)}: stop them first")

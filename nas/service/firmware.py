@@ -27,13 +27,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from nas.candidate import Candidate, FrontendConfig
-from nas.db import StudyRow, TrialRow
 from nas.deploy.c_source import c_sources
 from nas.errors import ConfigError, ExportError, NotFoundError
 from nas.hardware import CostReport, price, read_graph
 from nas.hardware.ethosu import compile_for_npu
 from nas.service.studies import _study, export_model
-from nas.study_config import StudyConfig
+from nas.study.config import StudyConfig
+from nas.study.tables import StudyRow, TrialRow
 
 #: ``kTensorArenaSize`` = the cost model's arena x (1 + margin): the 32-bit planner matched TFLM's own
 #: allocator within a few percent on the MLPerf Tiny models (COST_MODEL.md §1), so 20 % covers it

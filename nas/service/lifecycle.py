@@ -8,9 +8,10 @@ import optuna
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from nas.db import FrontHistoryRow, ParetoPointRow, StudyRow, TrialRow
 from nas.errors import ConfigError, NotFoundError
-from nas.study import optuna_storage
+from nas.status import StudyStatus
+from nas.study.sampler import optuna_storage
+from nas.study.tables import FrontHistoryRow, ParetoPointRow, StudyRow, TrialRow
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +27,7 @@ def delete_study(session: Session, db_url: str, name: str, *, force: bool = Fals
     row = session.scalars(select(StudyRow).where(StudyRow.name == name)).first()
     if row is None:
         raise NotFoundError(f"no study named '{name}'")
-    if row.status == "running":
+    if row.status == StudyStatus.RUNNING:
         raise ConfigError(f"study '{name}' is running: stop it first (POST /api/studies/{name}/stop or "
                           f"nas study stop {name}), then delete it")
     finished = session.scalar(select(func.count()).select_from(TrialRow).where(TrialRow.study_id == row.id)) or 0

@@ -6,28 +6,34 @@ import datetime as dt
 import hashlib
 import math
 import secrets
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from nas.db import ApiTokenRow
 from nas.errors import ConfigError, NotFoundError
+from nas.hardware.profiles import HardwareProfile, ProfileSummary
+from nas.study.records import from_columns
+from nas.study.tables import ApiTokenRow
 
 
-def list_devices() -> list[dict[str, Any]]:
-    """The shipped hardware profiles as plain dicts."""
+@dataclass(frozen=True, kw_only=True)
+class DeviceInfo(ProfileSummary):
+    """A hardware profile as listed; ``measured``: its latency is measured (this host, a device agent)."""
+
+    measured: bool
+
+
+def list_devices() -> list[DeviceInfo]:
+    """The shipped hardware profiles."""
     from nas.hardware import list_profiles
 
-    return [device_dict(p) for p in list_profiles()]
+    return [device_info(p) for p in list_profiles()]
 
 
-def device_dict(p: Any) -> dict[str, Any]:
-    """One hardware profile as the API shows it."""
-    return {"name": p.name, "kind": p.kind, "core": p.core, "clock_mhz": p.clock_mhz, "sram_kb": p.sram_kb,
-            "flash_kb": p.flash_kb, "runtime": p.runtime, "kernels": p.kernels,
-            "kernel_variant": p.kernel_variant, "measured": bool(p.agent_url) or p.kind == "host",
-            "description": p.description, "source": p.source}
+def device_info(p: HardwareProfile) -> DeviceInfo:
+    return from_columns(DeviceInfo, p, measured=bool(p.agent_url) or p.kind == "host")
 
 
 def list_space_infos() -> list[dict[str, Any]]:
@@ -83,8 +89,8 @@ def check_space(doc: Any) -> dict[str, Any]:
     return space_dict(parse_space(doc, "search space (request body)"))
 
 
-def check_profile(doc: Any) -> dict[str, Any]:
+def check_profile(doc: Any) -> DeviceInfo:
     """Validate a hardware profile given as a document with the YAML files' schema and messages."""
     from nas.hardware.profiles import parse_profile
 
-    return device_dict(parse_profile(doc, "hardware profile (request body)"))
+    return device_info(parse_profile(doc, "hardware profile (request body)"))

@@ -3,35 +3,42 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import asdict, dataclass
+from typing import Annotated, Any
 
 from optuna.study import StudyDirection
+from pydantic import Field
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from nas.db import ArtifactRow, FrontHistoryRow, MeasurementRow, ParetoPointRow, StudyRow, TrialRow
 from nas.errors import ConfigError, ConflictError, NotFoundError
-from nas.hardware import has_energy_model, split_of_stored
+from nas.hardware import CostReport, has_energy_model
 from nas.service.bounds import check_bounds
 from nas.service.datasets import prepare_dataset
-from nas.study import create_optuna_study, savings, search_effort, starting_points
-from nas.study_config import ENERGY_OBJECTIVES, StudyConfig
+from nas.status import StudyStatus, TrialStatus
+from nas.study.config import ENERGY_OBJECTIVES, StudyConfig
+from nas.study.records import SPLIT, TrialFigures, from_columns
+from nas.study.sampler import create_optuna_study, starting_points
+from nas.study.store import savings, search_effort
+from nas.study.tables import ArtifactRow, FrontHistoryRow, MeasurementRow, ParetoPointRow, StudyRow, TrialRow
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class StudyInfo:
+    """A study as listed: its status, progress through the budget and best figures among feasible trials."""
+
     name: str
-    status: str
+    status: StudyStatus
     budget: int
     claimed: int
     finished: int
     feasible: int
     failed: int
+    progress: Annotated[float, Field(description="finished / budget, 0..1")]
     config: dict[str, Any]
     created_at: dt.datetime
-    best: dict[str, float | None]
+    best: Annotated[dict[str, float | None], Field(description="best accuracy, latency and RAM among feasible trials")]
     hypervolume: float | None
     dataset_summary: dict[str, Any] | None = None
     failure_reason: str | None = None  # why a worker marked it failed (its dataset or runtime)
@@ -42,31 +49,29 @@ class StudyInfo:
         return d
 
 
-@dataclass(frozen=True)
-class FrontPoint:
-    number: int
+@dataclass(frozen=True, kw_only=True)
+class FrontPoint(TrialFigures):
+    """A trial on one device's Pareto front: its record, with latency, RAM and flash on that device."""
+
     trial_id: int
-    family: str
-    arch: str
-    frontend: str
-    bits: int
-    prune_ratio: float
-    accuracy: float | None
-    test_accuracy: float | None
+    device: str
     latency_ms: float
     ram_kb: float
     flash_kb: float
     latency_source: str
     ram_source: str
-    params: int | None
-    macs: int | None
-    device: str
-    feasible: bool
-    split: dict[str, dict[str, float]] = field(default_factory=dict)  # frontend (DSP) / network / total
-    # energy (issue 19), from the measurement's JSON report; None on devices without an energy model
-    energy_uj: float | None = None
-    power_mw: float | None = None
+    split: Annotated[dict[str, dict[str, float]], Field(description=SPLIT)]
+    energy_uj: Annotated[float | None, Field(description="energy per inference (estimated; MCU devices)")] = None
+    power_mw: Annotated[float | None, Field(description="average power at inference_rate_hz (estimated)")] = None
     inference_rate_hz: float | None = None
+
+    @classmethod
+    def of(cls, t: TrialRow, m: MeasurementRow) -> FrontPoint:
+        """The point of trial ``t`` with its measurement ``m`` on the front's device."""
+        report = CostReport.from_dict(m.report)
+        return from_columns(cls, m, t, trial_id=t.id, split=report.split(), energy_uj=report.energy_uj,
+                            power_mw=report.power_mw,
+                            inference_rate_hz=report.energy.inference_rate_hz if report.energy else None)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -103,7 +108,8 @@ def create_study(session: Session, db_url: str, cfg: StudyConfig, *, owner: str 
     space = cfg.search_space()
     check_bounds(cfg.dataset, space)
     starts = starting_points(cfg, space, db_url)
-    row = StudyRow(name=cfg.name, config=cfg.model_dump(), status="created", budget=cfg.n_trials, owner=owner)
+    row = StudyRow(name=cfg.name, config=cfg.model_dump(), status=StudyStatus.CREATED, budget=cfg.n_trials,
+                   owner=owner)
     session.add(row)
     try:
         session.commit()
@@ -120,7 +126,7 @@ def create_study(session: Session, db_url: str, cfg: StudyConfig, *, owner: str 
         session.execute(delete(StudyRow).where(StudyRow.id == row.id))
         session.commit()
         raise
-    session.execute(update(StudyRow).where(StudyRow.id == row.id).values(status="running"))
+    session.execute(update(StudyRow).where(StudyRow.id == row.id).values(status=StudyStatus.RUNNING))
     session.commit()
     return study_info(session, cfg.name)
 
@@ -140,17 +146,18 @@ def study_info(session: Session, name: str) -> StudyInfo:
                                                                    TrialRow.feasible)).one()
     hv = session.scalar(select(FrontHistoryRow.hypervolume).where(FrontHistoryRow.study_id == row.id)
                         .order_by(FrontHistoryRow.id.desc()).limit(1))
-    return StudyInfo(row.name, row.status, row.budget, row.claimed, sum(counts.values()), int(feasible),
-                     int(counts.get("failed", 0)), row.config, row.created_at,
-                     {"accuracy": best[0], "latency_ms": best[1], "ram_kb": best[2]}, hv, row.dataset_summary,
-                     row.failure_reason)
+    finished = sum(counts.values())
+    return from_columns(StudyInfo, row, finished=finished, feasible=int(feasible),
+                        failed=int(counts.get(TrialStatus.FAILED, 0)),
+                        progress=finished / row.budget if row.budget else 0.0,
+                        best={"accuracy": best[0], "latency_ms": best[1], "ram_kb": best[2]}, hypervolume=hv)
 
 
 def stop_study(session: Session, name: str) -> StudyInfo:
     """Workers stop claiming trials of a stopped study; trials under way finish and are recorded."""
     row = _study(session, name)
-    if row.status == "running":
-        session.execute(update(StudyRow).where(StudyRow.id == row.id).values(status="stopped"))
+    if row.status == StudyStatus.RUNNING:
+        session.execute(update(StudyRow).where(StudyRow.id == row.id).values(status=StudyStatus.STOPPED))
         session.commit()
     return study_info(session, name)
 
@@ -158,8 +165,9 @@ def stop_study(session: Session, name: str) -> StudyInfo:
 def resume_study(session: Session, name: str) -> StudyInfo:
     """Hand out trials again; a failed study is tried again (after its dataset was fixed)."""
     row = _study(session, name)
-    if row.status in ("stopped", "created", "failed"):
-        session.execute(update(StudyRow).where(StudyRow.id == row.id).values(status="running", failure_reason=None))
+    if row.status in (StudyStatus.STOPPED, StudyStatus.CREATED, StudyStatus.FAILED):
+        session.execute(update(StudyRow).where(StudyRow.id == row.id)
+                        .values(status=StudyStatus.RUNNING, failure_reason=None))
         session.commit()
     return study_info(session, name)
 
@@ -181,16 +189,8 @@ def pareto(session: Session, name: str, *, device: str | None = None, feasible_o
     rows = list(session.execute(on_front).all())
     if not feasible_only:
         rows += session.execute(q.where(TrialRow.study_id == row.id, TrialRow.feasible.is_(False))).all()
-    points = [_point(t, m) for t, m in rows]
+    points = [FrontPoint.of(t, m) for t, m in rows]
     return sorted(points, key=lambda p: (-(p.accuracy or 0), p.latency_ms))
-
-
-def _point(t: TrialRow, m: MeasurementRow) -> FrontPoint:
-    energy = (m.report or {}).get("energy") or {}
-    return FrontPoint(t.number, t.id, t.family, t.arch, t.frontend, t.bits, t.prune_ratio, t.accuracy,
-                      t.test_accuracy, m.latency_ms, m.ram_kb, m.flash_kb, m.latency_source, m.ram_source,
-                      t.params, t.macs, m.device, t.feasible, split_of_stored(m.report) if m.report else {},
-                      energy.get("energy_uj"), energy.get("power_mw"), energy.get("inference_rate_hz"))
 
 
 def export_model(session: Session, name: str, number: int) -> bytes:
@@ -217,9 +217,8 @@ class HistoryPoint:
 def hypervolume_history(session: Session, name: str) -> list[HistoryPoint]:
     """Normalised hypervolume of the primary device's front after each finished trial."""
     row = _study(session, name)
-    q = (select(FrontHistoryRow.n_trials, FrontHistoryRow.front_size, FrontHistoryRow.hypervolume,
-                FrontHistoryRow.at).where(FrontHistoryRow.study_id == row.id).order_by(FrontHistoryRow.id))
-    return [HistoryPoint(*r) for r in session.execute(q).all()]
+    q = select(FrontHistoryRow).where(FrontHistoryRow.study_id == row.id).order_by(FrontHistoryRow.id)
+    return [from_columns(HistoryPoint, h) for h in session.scalars(q).all()]
 
 
 def sampled_params(session: Session, name: str, *, limit: int = 20_000) -> dict[str, Any]:

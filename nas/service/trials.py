@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import asdict, dataclass, fields
+from typing import Annotated, Any
 
+from pydantic import Field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from nas.db import ArtifactRow, MeasurementRow, StudyRow, TrialRow
 from nas.errors import ConfigError, NotFoundError
-from nas.hardware.report import split_of_stored
+from nas.hardware import CostReport, LayerCost
 from nas.service.studies import _study
+from nas.status import TrialStatus
+from nas.study.records import SPLIT, TrialFigures, from_columns
+from nas.study.tables import ArtifactRow, MeasurementRow, StudyRow, TrialRow
 
 TRIAL_SORT_KEYS = ("number", "accuracy", "latency_ms", "ram_kb", "flash_kb", "params", "macs", "finished_at")
 
@@ -23,26 +26,11 @@ _DTYPE_BYTES = {"int4": 0.5, "int8": 1, "uint8": 1, "int16": 2, "float16": 2, "i
                 "int64": 8, "bool": 1}
 
 
-@dataclass(frozen=True)
-class TrialSummary:
+@dataclass(frozen=True, kw_only=True)
+class TrialSummary(TrialFigures):
     """One row of a study's trial table (no JSON columns: cheap to page through thousands)."""
 
     id: int
-    number: int
-    status: str
-    reason: str | None
-    family: str
-    arch: str
-    bits: int
-    prune_ratio: float
-    accuracy: float | None
-    test_accuracy: float | None
-    latency_ms: float | None
-    ram_kb: float | None
-    flash_kb: float | None
-    params: int | None
-    macs: int | None
-    feasible: bool
     finished_at: dt.datetime
 
 
@@ -55,14 +43,12 @@ class TrialPage:
     order: str
     items: list[TrialSummary]
 
-_SUMMARY_COLUMNS = (TrialRow.id, TrialRow.number, TrialRow.status, TrialRow.reason, TrialRow.family,
-                    TrialRow.arch, TrialRow.bits, TrialRow.prune_ratio, TrialRow.accuracy, TrialRow.test_accuracy,
-                    TrialRow.latency_ms, TrialRow.ram_kb, TrialRow.flash_kb, TrialRow.params, TrialRow.macs,
-                    TrialRow.feasible, TrialRow.finished_at)
+
+_SUMMARY_COLUMNS = tuple(getattr(TrialRow, f.name) for f in fields(TrialSummary))
 
 
 def list_trials(session: Session, name: str, *, page: int = 1, per_page: int = 50, sort: str = "number",
-                order: str = "asc", status: str | None = None, after: int | None = None) -> TrialPage:
+                order: str = "asc", status: TrialStatus | None = None, after: int | None = None) -> TrialPage:
     """One page of a study's finished trials sorted by ``sort`` (missing figures last).
 
     ``after``: only trials recorded after the one with that id (ids grow as trials finish), so a client that
@@ -88,52 +74,46 @@ def list_trials(session: Session, name: str, *, page: int = 1, per_page: int = 5
     ids = session.scalars(select(TrialRow.id).where(*where).order_by(col.is_(None), key, TrialRow.id)
                           .offset((page - 1) * per_page).limit(per_page)).all()
     rows = {r.id: r for r in session.execute(select(*_SUMMARY_COLUMNS).where(TrialRow.id.in_(ids))).all()}
-    items = [TrialSummary(*tuple(rows[i])) for i in ids]
+    items = [from_columns(TrialSummary, rows[i]) for i in ids]
     return TrialPage(int(total), page, per_page, sort, order, items)
 
 
 @dataclass(frozen=True)
-class DeviceFigures:
-    """A trial's cost on one device; ``layers`` carry per-op latency and memory from the cost model."""
+class LayerFigures(LayerCost):
+    """One operator's cost with the memory it holds: its output tensor and its kernel's scratch buffer (KB)."""
 
-    device: str
-    deployable: bool
-    latency_ms: float
-    ram_kb: float
-    flash_kb: float
-    arena_kb: float
-    latency_source: str
-    ram_source: str
-    flash_source: str
-    reason: str | None
-    layers: list[dict[str, Any]]
-    details: dict[str, Any]
-    split: dict[str, dict[str, float]] = field(default_factory=dict)  # frontend (DSP) / network / total
-    energy: dict[str, Any] | None = None  # EnergyEstimate as stored in the measurement's report
+    activation_kb: float = 0.0
+    scratch_kb: float = 0.0
+
+    @classmethod
+    def of(cls, layer: LayerCost) -> LayerFigures:
+        return cls(**asdict(layer), activation_kb=_activation_kb(layer.shape, layer.dtype),
+                   scratch_kb=layer.scratch_bytes / 1024)
 
 
-@dataclass(frozen=True)
-class TrialDetail:
-    id: int
+@dataclass(frozen=True, kw_only=True)
+class DeviceFigures(CostReport):
+    """A trial's cost report on one device as the trial page shows it: with each layer's memory and the split
+    of latency, RAM and flash between the audio frontend (DSP) and the network."""
+
+    layers: tuple[LayerFigures, ...] = ()
+    # CostReport.split() as a field: a response carries fields only
+    split: Annotated[dict[str, dict[str, float]], Field(description=SPLIT)]  # type: ignore[assignment]
+
+    @classmethod
+    def of(cls, report: CostReport, *, per_layer: bool = True) -> DeviceFigures:
+        """``report`` with its split; ``per_layer=False`` leaves out the layers and details (a short listing)."""
+        figures = {f.name: getattr(report, f.name) for f in fields(CostReport)}
+        return cls(**figures | {"layers": tuple(LayerFigures.of(la) for la in report.layers) if per_layer else (),
+                                "details": report.details if per_layer else {}, "split": report.split()})
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrialDetail(TrialSummary):
+    """Everything the trial page shows: the record, candidate, training curve, confusion, figures per device."""
+
     study: str
-    number: int
-    status: str
-    reason: str | None
     candidate: dict[str, Any]
-    family: str
-    arch: str
-    frontend: str
-    bits: int
-    prune_ratio: float
-    accuracy: float | None
-    test_accuracy: float | None
-    float_accuracy: float | None
-    params: int | None
-    macs: int | None
-    tflite_bytes: int | None
-    feasible: bool
-    worker: str
-    finished_at: dt.datetime
     history: list[dict[str, Any]]
     confusion: list[list[int]]
     class_names: list[str]
@@ -149,16 +129,6 @@ def _activation_kb(shape: str, dtype: str) -> float:
     except ValueError:
         return 0.0
     return n * _DTYPE_BYTES.get(dtype, 4) / 1024
-
-
-def _device_figures(m: MeasurementRow) -> DeviceFigures:
-    rep = m.report or {}
-    layers = [{**la, "activation_kb": _activation_kb(str(la.get("shape", "")), str(la.get("dtype", ""))),
-               "scratch_kb": la.get("scratch_bytes", 0) / 1024} for la in rep.get("layers", [])]
-    return DeviceFigures(m.device, m.deployable, m.latency_ms, m.ram_kb, m.flash_kb,
-                         float(rep.get("arena_kb", 0.0)), m.latency_source, m.ram_source,
-                         str(rep.get("flash_source", "estimated")), rep.get("reason"), layers,
-                         dict(rep.get("details", {})), split_of_stored(rep) if rep else {}, rep.get("energy"))
 
 
 def _trial_row(session: Session, trial_id: int) -> TrialRow:
@@ -179,11 +149,10 @@ def trial_detail(session: Session, trial_id: int) -> TrialDetail:
         ArtifactRow.trial_id == t.id, ArtifactRow.kind == "model.tflite")) or 0
     d = t.details or {}
     classes = list(((study.dataset_summary or {}).get("class_counts") or {}).keys())
-    return TrialDetail(t.id, study.name, t.number, t.status, t.reason, t.candidate, t.family, t.arch, t.frontend,
-                       t.bits, t.prune_ratio, t.accuracy, t.test_accuracy, t.float_accuracy, t.params, t.macs,
-                       t.tflite_bytes, t.feasible, t.worker, t.finished_at, list(d.get("history", [])),
-                       list(d.get("confusion", [])), classes, dict(d.get("seconds", {})), bool(has),
-                       [_device_figures(m) for m in ms])
+    return from_columns(TrialDetail, t, study=study.name, history=list(d.get("history", [])),
+                        confusion=list(d.get("confusion", [])), class_names=classes,
+                        seconds=dict(d.get("seconds", {})), has_tflite=bool(has),
+                        devices=[DeviceFigures.of(CostReport.from_dict(m.report)) for m in ms])
 
 
 def trial_model(session: Session, trial_id: int) -> tuple[str, bytes]:
@@ -207,9 +176,5 @@ def price_trial_everywhere(session: Session, trial_id: int) -> list[DeviceFigure
     frontend = Candidate.from_dict(t.candidate).frontend
     config = session.scalar(select(StudyRow.config).where(StudyRow.id == t.study_id)) or {}
     rate = float(config.get("inference_rate_hz", 1.0))  # average power at the study's rate
-    out = []
-    for r in price_all(data, list_profiles(), frontend=frontend, inference_rate_hz=rate):
-        out.append(DeviceFigures(r.device, r.deployable, r.latency_ms, r.ram_kb, r.flash_kb, r.arena_kb,
-                                 r.latency_source, r.ram_source, r.flash_source, r.reason, [], {}, r.split(),
-                                 asdict(r.energy) if r.energy else None))
-    return out
+    return [DeviceFigures.of(r, per_layer=False)
+            for r in price_all(data, list_profiles(), frontend=frontend, inference_rate_hz=rate)]

@@ -11,8 +11,8 @@ from fastapi.testclient import TestClient
 
 from nas import service
 from nas.api import Settings, create_app
-from nas.db import make_engine, make_sessionmaker
-from nas.study_config import StudyConfig
+from nas.study.config import StudyConfig
+from nas.study.tables import make_engine, make_sessionmaker
 
 TOKEN = "test-token-0123456789abcdef"
 STUDY = "api-tiny"
@@ -29,7 +29,7 @@ class Seeded:
 
 def seed_tiny_study(root: Path, space: Path, name: str = STUDY, n_trials: int = 4) -> Seeded:
     """A finished study of ``n_trials`` real trials, run by one in-process worker."""
-    from nas.workers import Worker
+    from nas.study.worker import Worker
 
     url = f"sqlite:///{root / 'nas.db'}"
     cfg = StudyConfig.parse({"name": name, "dataset": "synthetic:160", "space": str(space), "n_trials": n_trials,

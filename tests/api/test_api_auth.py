@@ -8,8 +8,8 @@ from fastapi.testclient import TestClient
 
 from nas import service
 from nas.api import Settings, create_app
-from nas.db import make_engine, make_sessionmaker
 from nas.errors import ConfigError
+from nas.study.tables import make_engine, make_sessionmaker
 from tests.api.conftest import TOKEN
 
 TOKEN_FOR_TESTS = "another-test-token-abcdef012345"

@@ -12,7 +12,7 @@ from optuna.study import StudyDirection
 
 from nas import service
 from nas.api import Settings, create_app
-from nas.db import make_engine, make_sessionmaker
+from nas.study.tables import make_engine, make_sessionmaker
 
 TOKEN = "race-token-0123456789abcdef"
 N = 6

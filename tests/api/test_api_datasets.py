@@ -179,7 +179,7 @@ def test_registered_dataset_counts_come_from_the_index_then_from_a_load(app_env)
     from sqlalchemy import update
 
     from nas.data import get_source
-    from nas.db import StudyRow
+    from nas.study.tables import StudyRow
 
     client, tmp = app_env
     root = tmp / "mine"

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from nas import service
-from nas.db import ParetoPointRow, StudyRow, TrialRow, make_engine, make_sessionmaker
+from nas.study.tables import ParetoPointRow, StudyRow, TrialRow, make_engine, make_sessionmaker
 from tests.api.conftest import FAKE, FAKE_TRIALS, STUDY
 
 pytestmark = pytest.mark.slow  # the session fixture trains 4 tiny models (~20 s)

@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 from nas.api import Settings, create_app
 from nas.api.guard import JSON_MAX_BYTES, OPEN_WRITES, SAFE_METHODS
 from nas.errors import ConfigError
-from nas.study_config import StudyConfig
+from nas.study.config import StudyConfig
 
 TOKEN = "hardening-token-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

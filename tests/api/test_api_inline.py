@@ -12,11 +12,11 @@ from fastapi.testclient import TestClient
 
 from nas import service
 from nas.api import Settings, create_app
-from nas.db import make_engine, make_sessionmaker
 from nas.errors import ConfigError
 from nas.hardware import load_profile
 from nas.space import load_space
-from nas.study_config import StudyConfig
+from nas.study.config import StudyConfig
+from nas.study.tables import make_engine, make_sessionmaker
 from tests.conftest import FIXTURES
 
 TOKEN = "inline-token-0123456789abcdef"
@@ -102,7 +102,7 @@ def test_inline_documents_are_refused_with_the_cause(client, body, cause):
 
 @pytest.mark.slow
 def test_study_runs_from_its_stored_space_after_the_file_changes(tmp_path):
-    from nas.workers import Worker
+    from nas.study.worker import Worker
 
     space = tmp_path / "space.yaml"
     space.write_text((FIXTURES / "tiny_space.yaml").read_text())

@@ -18,8 +18,8 @@ from nas import service
 from nas.api.supervisor import WorkerSupervisor, unclaimed_trials
 from nas.cli import build_parser
 from nas.cli.api import cmd_serve
-from nas.db import make_engine, make_sessionmaker
-from nas.study_config import StudyConfig
+from nas.study.config import StudyConfig
+from nas.study.tables import make_engine, make_sessionmaker
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -8,7 +8,7 @@ from nas.candidate import ArchConfig, TrainConfig
 from nas.deploy import LiteRTRunner, TFLiteTeacher, export_tflite, load_teacher
 from nas.errors import ConfigError
 from nas.models import build_model
-from nas.train import predict, train
+from nas.train import Distillation, predict, train
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +57,7 @@ def test_distillation_from_a_file_teaches_the_student(teacher_file, feats):
     x_val = feats.split("valid")[0]
     target = LiteRTRunner(teacher_file.read_bytes()).predict(x_val).argmax(1)
     before = (predict(student, x_val).argmax(1) == target).mean()
-    train(student, feats, TrainConfig(epochs=8, learning_rate=1e-2, batch_size=16), teacher=teacher,
-          distill_t=2.0, distill_w=1.0)
+    train(student, feats, TrainConfig(epochs=8, learning_rate=1e-2, batch_size=16),
+          distill=Distillation(teacher=teacher, temperature=2.0, weight=1.0))
     after = (predict(student, x_val).argmax(1) == target).mean()
     assert after >= 0.7 and after > before + 0.3, (before, after)

@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 from nas.candidate import FrontendConfig
-from nas.db import make_engine, make_sessionmaker
 from nas.hardware import read_graph
+from nas.study.tables import make_engine, make_sessionmaker
 from tests.api.conftest import seed_tiny_study
 
 # Declarations a TFLM application sees, reduced to what model_data.h uses. The method names are
@@ -63,7 +63,7 @@ def study(tmp_path_factory, tiny_space_path):
 def _trials(url: str) -> list[tuple[int, int, int]]:
     from sqlalchemy import select
 
-    from nas.db import ArtifactRow, TrialRow
+    from nas.study.tables import ArtifactRow, TrialRow
 
     with make_sessionmaker(make_engine(url))() as s:
         q = select(TrialRow.id, TrialRow.number, TrialRow.bits).join(ArtifactRow, ArtifactRow.trial_id == TrialRow.id)

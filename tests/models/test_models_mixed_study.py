@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import select
 
 from nas import service
-from nas.db import StudyRow, TrialRow, make_engine, make_sessionmaker
-from nas.study_config import StudyConfig
-from nas.workers import run_local_workers
+from nas.study.config import StudyConfig
+from nas.study.tables import StudyRow, TrialRow, make_engine, make_sessionmaker
+from nas.study.worker import run_local_workers
 from tests.conftest import FIXTURES
 
 pytestmark = pytest.mark.slow

@@ -9,9 +9,9 @@ import pytest
 
 from nas import service
 from nas.artifacts import MARKER
-from nas.db import make_engine, make_sessionmaker
-from nas.study_config import StudyConfig
-from nas.workers import Worker
+from nas.study.config import StudyConfig
+from nas.study.tables import make_engine, make_sessionmaker
+from nas.study.worker import Worker
 
 
 def _run_one_trial(url: str, runs: Path, tmp_path: Path, space: Path, seed: int, name: str = "same") -> bytes:

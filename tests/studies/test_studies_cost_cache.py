@@ -8,10 +8,10 @@ from sqlalchemy import func, select
 from nas import pipeline
 from nas.candidate import ArchConfig, Candidate, FrontendConfig
 from nas.cli.common import sessions
-from nas.db import CostCacheRow
 from nas.hardware import load_profile
 from nas.pipeline import TrialContext, precheck
-from nas.study import SqlCostCache
+from nas.study.store import SqlCostCache
+from nas.study.tables import CostCacheRow
 
 
 def _ctx(cache: SqlCostCache | None) -> TrialContext:

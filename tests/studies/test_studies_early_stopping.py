@@ -6,12 +6,12 @@ import pytest
 
 from nas.candidate import ArchConfig, Candidate, FrontendConfig, TrainConfig
 from nas.data import FeatureCache
-from nas.early_stopping import EarlyStopper, EarlyStopRule, FrontSnapshot, training_curve
 from nas.errors import ConfigError
 from nas.hardware import CostReport, load_profile
 from nas.pipeline import TrialContext, run_trial
-from nas.study import Heartbeat
-from nas.study_config import StudyConfig
+from nas.study.config import StudyConfig
+from nas.study.early_stopping import EarlyStopper, EarlyStopRule, FrontSnapshot, training_curve
+from nas.study.sampler import Heartbeat
 
 # front on (latency_ms, ram_kb): cheap and 0.80 accurate, dear and 0.95 accurate
 FRONT = FrontSnapshot(("latency_ms", "ram_kb"), ((0.80, (10.0, 20.0)), (0.95, (40.0, 60.0))))

@@ -10,10 +10,10 @@ from sqlalchemy import select
 from nas import service
 from nas.api import Settings, create_app
 from nas.cli.common import sessions
-from nas.db import MeasurementRow, ParetoPointRow
 from nas.errors import ConfigError
-from nas.study import figure
-from nas.study_config import StudyConfig
+from nas.study.config import StudyConfig
+from nas.study.sampler import figure
+from nas.study.tables import MeasurementRow, ParetoPointRow
 
 
 def test_energy_objectives_need_an_mcu_first_device(tmp_path):
@@ -28,7 +28,7 @@ def test_energy_objectives_need_an_mcu_first_device(tmp_path):
 
 @pytest.mark.slow
 def test_a_study_on_accuracy_and_energy_runs_and_shows_energy(tmp_path, tiny_space_path):
-    from nas.workers import Worker
+    from nas.study.worker import Worker
 
     url = f"sqlite:///{tmp_path / 'nas.db'}"
     cfg = StudyConfig.parse({"name": "energy", "dataset": "synthetic:160", "space": str(tiny_space_path),
@@ -65,7 +65,7 @@ def test_the_energy_limit_is_a_precheck_violation_and_a_named_constraint():
     from nas.candidate import ArchConfig, Candidate, FrontendConfig
     from nas.hardware import load_profile
     from nas.pipeline import TrialContext, TrialResult, precheck
-    from nas.study import constraint_values, objective_values
+    from nas.study.sampler import constraint_values, objective_values
 
     cand = Candidate(FrontendConfig(n_mels=16, hop_ms=32), ArchConfig.of("dscnn", n_blocks=1, channels=8), bits=8)
     board = load_profile("nucleo-l4r5zi")

@@ -14,11 +14,11 @@ import yaml
 from sqlalchemy import select
 
 from nas import service
-from nas.db import ArtifactRow, ParetoPointRow, RungRow, StudyRow, TrialRow, make_engine, make_sessionmaker
-from nas.fidelity import FidelityConfig, RungGate, RungResult, nondominated_fronts, promotable
-from nas.study import judge_rung, search_effort
-from nas.study_config import StudyConfig
-from nas.workers import Worker, WorkerOptions
+from nas.study.config import StudyConfig
+from nas.study.fidelity import FidelityConfig, RungGate, RungResult, nondominated_fronts, promotable
+from nas.study.store import judge_rung, search_effort
+from nas.study.tables import ArtifactRow, ParetoPointRow, RungRow, StudyRow, TrialRow, make_engine, make_sessionmaker
+from nas.study.worker import Worker, WorkerOptions
 
 
 def test_rungs_stop_below_full_training():

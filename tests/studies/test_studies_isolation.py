@@ -14,10 +14,10 @@ import soundfile as sf
 from nas import service
 from nas.api.supervisor import WorkerSupervisor
 from nas.cli import main
-from nas.db import make_engine, make_sessionmaker
 from nas.errors import NasError
-from nas.study_config import StudyConfig
-from nas.workers import Worker
+from nas.study.config import StudyConfig
+from nas.study.tables import make_engine, make_sessionmaker
+from nas.study.worker import Worker
 
 
 def broken_folder(root: Path) -> Path:

@@ -17,9 +17,9 @@ from sqlalchemy import create_engine, inspect, text
 
 from nas import migrations
 from nas.cli import main
-from nas.db import Base, make_engine, make_sessionmaker
 from nas.errors import StorageError
 from nas.service import datasets as ds
+from nas.study.tables import Base, make_engine, make_sessionmaker
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -132,7 +132,7 @@ def test_database_newer_than_this_release_is_refused(url, capsys):
 
 def test_concurrent_starts_migrate_once(tmp_path):
     url = f"sqlite:///{tmp_path / 'nas.db'}"
-    code = f"from nas.db import make_engine; make_engine({url!r}).dispose()"
+    code = f"from nas.study.tables import make_engine; make_engine({url!r}).dispose()"
     procs = [subprocess.Popen([sys.executable, "-c", code], cwd=REPO, stderr=subprocess.PIPE, text=True)
              for _ in range(4)]
     errors = [p.communicate(timeout=120)[1] for p in procs]

@@ -13,12 +13,12 @@ from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 
 from nas import service
-from nas.db import StudyRow, TrialRow, make_engine, make_sessionmaker
 from nas.errors import StorageError
-from nas.recovery import RetryPolicy, with_db_retry
-from nas.study import Heartbeat
-from nas.study_config import StudyConfig
-from nas.workers import Worker, WorkerOptions
+from nas.study.config import StudyConfig
+from nas.study.recovery import RetryPolicy, with_db_retry
+from nas.study.sampler import Heartbeat
+from nas.study.tables import StudyRow, TrialRow, make_engine, make_sessionmaker
+from nas.study.worker import Worker, WorkerOptions
 
 
 def _wait(cond, timeout: float, what: str):

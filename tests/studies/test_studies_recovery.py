@@ -8,11 +8,12 @@ import optuna
 from sqlalchemy import select, update
 
 from nas import service
-from nas.db import StudyRow, TrialRow, make_engine, make_sessionmaker
-from nas.recovery import RETRIES_ATTR, RETRY_OF_ATTR
-from nas.study import Heartbeat, optuna_storage
-from nas.study_config import StudyConfig
-from nas.workers import Worker, WorkerOptions
+from nas.study.config import StudyConfig
+from nas.study.optuna_private import trial_id
+from nas.study.recovery import RETRIES_ATTR, RETRY_OF_ATTR
+from nas.study.sampler import Heartbeat, optuna_storage
+from nas.study.tables import StudyRow, TrialRow, make_engine, make_sessionmaker
+from nas.study.worker import Worker, WorkerOptions
 
 FAST = WorkerOptions(heartbeat=Heartbeat(1, 2), max_retries=1)
 
@@ -32,7 +33,7 @@ def test_lost_trial_after_its_retries_is_recorded_failed(db_url, tmp_path, tiny_
         s.commit()
     storage = optuna_storage(db_url, Heartbeat(1, 2))
     dead = optuna.load_study(study_name=cfg.name, storage=storage).ask()
-    storage.record_heartbeat(dead._trial_id)
+    storage.record_heartbeat(trial_id(dead))
     for k, v in {RETRIES_ATTR: 1, RETRY_OF_ATTR: 0, "worker": "gone", "candidate": {"bits": 8}}.items():
         dead.set_user_attr(k, v)
 

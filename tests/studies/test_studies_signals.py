@@ -19,8 +19,8 @@ from sqlalchemy import select
 
 from nas import service
 from nas.api.supervisor import WORKER_MAIN
-from nas.db import StudyRow, TrialRow, make_engine, make_sessionmaker
-from nas.study_config import StudyConfig
+from nas.study.config import StudyConfig
+from nas.study.tables import StudyRow, TrialRow, make_engine, make_sessionmaker
 
 REPO = Path(__file__).resolve().parents[2]
 ENV = {**os.environ, "PYTHONPATH": str(REPO), "NAS_API_TOKEN": "signal-test-token-0123456789",

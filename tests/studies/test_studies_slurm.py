@@ -30,8 +30,8 @@ import pytest
 from sqlalchemy import select
 
 from nas import service
-from nas.db import StudyRow, TrialRow, make_engine, make_sessionmaker
-from nas.study_config import StudyConfig
+from nas.study.config import StudyConfig
+from nas.study.tables import StudyRow, TrialRow, make_engine, make_sessionmaker
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "deploy" / "slurm" / "worker.sbatch"
@@ -367,7 +367,7 @@ def test_script_on_a_stopped_study_exits_0_and_cleans_its_work_folder(tmp_path, 
 
 
 def test_worker_threads_follow_the_task_cpus_without_cpu_binding(monkeypatch):
-    from nas.workers import usable_cores
+    from nas.study.worker import usable_cores
 
     monkeypatch.delenv("SLURM_CPUS_PER_TASK", raising=False)
     cores = len(os.sched_getaffinity(0))

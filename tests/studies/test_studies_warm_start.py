@@ -12,8 +12,8 @@ from nas import service
 from nas.cli.common import sessions
 from nas.errors import ConfigError, NotFoundError
 from nas.space import load_space, parse_space
-from nas.study import STARTING_POINT_ATTR, load_optuna_study
-from nas.study_config import StudyConfig
+from nas.study.config import StudyConfig
+from nas.study.sampler import STARTING_POINT_ATTR, load_optuna_study
 
 TINY = "tests/fixtures/tiny_space.yaml"
 

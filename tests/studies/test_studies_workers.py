@@ -16,8 +16,8 @@ import pytest
 from sqlalchemy import select
 
 from nas import service
-from nas.db import ParetoPointRow, StudyRow, TrialRow, make_engine, make_sessionmaker
-from nas.study_config import StudyConfig
+from nas.study.config import StudyConfig
+from nas.study.tables import ParetoPointRow, StudyRow, TrialRow, make_engine, make_sessionmaker
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[2]

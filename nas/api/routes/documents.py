@@ -10,7 +10,8 @@ from fastapi import APIRouter, Body, Depends
 
 from nas import service
 from nas.api.deps import require_read
-from nas.api.schemas import ERRORS, DeviceOut, SpaceOut
+from nas.api.schemas import ERRORS, SpaceOut
+from nas.service import DeviceInfo
 
 router = APIRouter(prefix="/api", tags=["meta"], responses=ERRORS, dependencies=[Depends(require_read)])
 Document = Annotated[dict[str, Any], Body(description="the document, as the YAML file would hold it")]
@@ -22,7 +23,7 @@ def check_space(doc: Document) -> SpaceOut:
     return SpaceOut(**service.check_space(doc))
 
 
-@router.post("/devices", response_model=DeviceOut, operation_id="check_device")
-def check_device(doc: Document) -> DeviceOut:
+@router.post("/devices", response_model=DeviceInfo, operation_id="check_device")
+def check_device(doc: Document) -> DeviceInfo:
     """Validate a hardware profile (every figure with its source, as in ``nas/hw_profiles/*.yaml``)."""
-    return DeviceOut(**service.check_profile(doc))
+    return service.check_profile(doc)

@@ -10,15 +10,16 @@ from sqlalchemy.exc import SQLAlchemyError
 import nas
 from nas import service
 from nas.api.deps import SessionDep, require_read
-from nas.api.schemas import DeviceOut, HealthOut, SpaceOut
+from nas.api.schemas import HealthOut, SpaceOut
+from nas.service import DeviceInfo
 
 router = APIRouter(prefix="/api", tags=["meta"])
 
 
-@router.get("/devices", response_model=list[DeviceOut], dependencies=[Depends(require_read)])
-def devices() -> list[DeviceOut]:
+@router.get("/devices", response_model=list[DeviceInfo], dependencies=[Depends(require_read)])
+def devices() -> list[DeviceInfo]:
     """The hardware profiles a study can target."""
-    return [DeviceOut(**d) for d in service.list_devices()]
+    return service.list_devices()
 
 
 @router.get("/spaces", response_model=list[SpaceOut], dependencies=[Depends(require_read)])

@@ -9,12 +9,13 @@ from urllib.parse import parse_qs, quote, urlsplit
 import jinja2
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.encoders import jsonable_encoder
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from nas import service
 from nas.api.deps import TOKEN_COOKIE, SessionDep, SettingsDep, StudyName, TrialId, owner_of, token_owner
-from nas.api.schemas import FrontPointOut, ParetoOut, StudyOut, TrialDetailOut, TrialPageOut
+from nas.api.schemas import ParetoOut
 from nas.errors import AuthError
 
 router = APIRouter(include_in_schema=False)
@@ -104,7 +105,7 @@ def api_docs(request: Request) -> HTMLResponse:
 def studies_page(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
     if (r := _login_needed(request, settings, session)) is not None:
         return r
-    studies = [StudyOut.of(i) for i in service.list_studies(session)]
+    studies = service.list_studies(session)
     return _render(request, "studies.html", studies=studies, poll_ms=int(settings.poll_seconds * 1000))
 
 
@@ -112,15 +113,15 @@ def studies_page(request: Request, session: SessionDep, settings: SettingsDep) -
 def study_page(name: StudyName, request: Request, session: SessionDep, settings: SettingsDep) -> Response:
     if (r := _login_needed(request, settings, session)) is not None:
         return r
-    study = StudyOut.of(service.study_info(session, name))
+    study = service.study_info(session, name)
     device = study.config["devices"][0]
     pareto = ParetoOut(study=name, device=device, devices=study.config["devices"],
                        objectives=study.config["objectives"], feasible_only=True,
-                       points=[FrontPointOut.model_validate(p) for p in service.pareto(session, name, device=device)])
-    trials = TrialPageOut.model_validate(service.list_trials(session, name, per_page=50))
+                       points=service.pareto(session, name, device=device))
+    trials = service.list_trials(session, name, per_page=50)
     history = service.hypervolume_history(session, name)
-    initial = {"study": study.model_dump(mode="json"), "pareto": pareto.model_dump(mode="json"),
-               "trials": trials.model_dump(mode="json"),
+    initial = {"study": jsonable_encoder(study), "pareto": pareto.model_dump(mode="json"),
+               "trials": jsonable_encoder(trials),
                "history": [{"n_trials": h.n_trials, "hypervolume": h.hypervolume, "front_size": h.front_size}
                            for h in history],
                "poll_ms": int(settings.poll_seconds * 1000), "columns": [k for k, _ in TRIAL_COLUMNS]}
@@ -133,5 +134,5 @@ def study_page(name: StudyName, request: Request, session: SessionDep, settings:
 def trial_page(trial_id: TrialId, request: Request, session: SessionDep, settings: SettingsDep) -> Response:
     if (r := _login_needed(request, settings, session)) is not None:
         return r
-    t = TrialDetailOut.model_validate(service.trial_detail(session, trial_id))
-    return _render(request, "trial.html", t=t, initial=t.model_dump(mode="json"))
+    t = service.trial_detail(session, trial_id)
+    return _render(request, "trial.html", t=t, initial=jsonable_encoder(t))

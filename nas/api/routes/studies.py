@@ -8,58 +8,46 @@ from fastapi import APIRouter, Depends, Query, status
 
 from nas import service
 from nas.api.deps import SessionDep, SettingsDep, StudyName, WriterDep, require_read
-from nas.api.schemas import (
-    ERRORS,
-    ErrorOut,
-    FrontPointOut,
-    HistoryPointOut,
-    ParamsOut,
-    ParetoOut,
-    SortKey,
-    StudyCreate,
-    StudyOut,
-    TrialPageOut,
-)
+from nas.api.schemas import ERRORS, ErrorOut, ParamsOut, ParetoOut, SortKey, StudyCreate
 from nas.errors import ConfigError, NotFoundError
-
-#: a trial's status: stopped means stopped at a multi-fidelity rung (trained briefly, never exported)
-TrialStatusFilter = Literal["ok", "infeasible", "stopped", "failed"]
+from nas.service import HistoryPoint, StudyInfo, TrialPage
+from nas.status import TrialStatus
 
 router = APIRouter(prefix="/api/studies", tags=["studies"], responses=ERRORS)
 reads = [Depends(require_read)]
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=StudyOut,
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=StudyInfo,
              responses={409: {"model": ErrorOut, "description": "a study of that name exists"}})
-def create_study(body: StudyCreate, session: SessionDep, settings: SettingsDep, owner: WriterDep) -> StudyOut:
+def create_study(body: StudyCreate, session: SessionDep, settings: SettingsDep, owner: WriterDep) -> StudyInfo:
     """Register a study; workers (``nas serve --workers N`` or ``nas worker``) pick it up."""
     try:
         info = service.create_study(session, settings.db_url, body.to_config(), owner=owner)
     except NotFoundError as e:  # an unknown space or device named in the body: the body is invalid
         raise ConfigError(str(e)) from e
-    return StudyOut.of(info)
+    return info
 
 
-@router.get("", response_model=list[StudyOut], dependencies=reads)
-def list_studies(session: SessionDep) -> list[StudyOut]:
-    return [StudyOut.of(i) for i in service.list_studies(session)]
+@router.get("", response_model=list[StudyInfo], dependencies=reads)
+def list_studies(session: SessionDep) -> list[StudyInfo]:
+    return service.list_studies(session)
 
 
-@router.get("/{name}", response_model=StudyOut, dependencies=reads)
-def get_study(name: StudyName, session: SessionDep) -> StudyOut:
+@router.get("/{name}", response_model=StudyInfo, dependencies=reads)
+def get_study(name: StudyName, session: SessionDep) -> StudyInfo:
     """Config, status, progress and best figures of a study."""
-    return StudyOut.of(service.study_info(session, name))
+    return service.study_info(session, name)
 
 
-@router.post("/{name}/stop", response_model=StudyOut)
-def stop_study(name: StudyName, session: SessionDep, _owner: WriterDep) -> StudyOut:
+@router.post("/{name}/stop", response_model=StudyInfo)
+def stop_study(name: StudyName, session: SessionDep, _owner: WriterDep) -> StudyInfo:
     """Stop handing out trials; trials under way finish and are recorded."""
-    return StudyOut.of(service.stop_study(session, name))
+    return service.stop_study(session, name)
 
 
-@router.post("/{name}/resume", response_model=StudyOut)
-def resume_study(name: StudyName, session: SessionDep, _owner: WriterDep) -> StudyOut:
-    return StudyOut.of(service.resume_study(session, name))
+@router.post("/{name}/resume", response_model=StudyInfo)
+def resume_study(name: StudyName, session: SessionDep, _owner: WriterDep) -> StudyInfo:
+    return service.resume_study(session, name)
 
 
 @router.get("/{name}/pareto", response_model=ParetoOut, dependencies=reads)
@@ -72,29 +60,28 @@ def pareto(name: StudyName, session: SessionDep,
     points = service.pareto(session, name, device=device, feasible_only=feasible_only)
     cfg = service.study_config(session, name)
     return ParetoOut(study=name, device=device or cfg["devices"][0], devices=cfg["devices"],
-                     objectives=cfg["objectives"], feasible_only=feasible_only,
-                     points=[FrontPointOut.model_validate(p) for p in points])
+                     objectives=cfg["objectives"], feasible_only=feasible_only, points=points)
 
 
-@router.get("/{name}/trials", response_model=TrialPageOut, dependencies=reads)
+@router.get("/{name}/trials", response_model=TrialPage, dependencies=reads)
 def trials(name: StudyName, session: SessionDep,
            page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
            per_page: Annotated[int, Query(ge=1, le=1000)] = 50,
            sort: SortKey = "number",
            order: Literal["asc", "desc"] = "asc",
-           trial_status: Annotated[TrialStatusFilter | None, Query(alias="status")] = None,
+           trial_status: Annotated[TrialStatus | None, Query(alias="status")] = None,
            after: Annotated[int | None, Query(ge=0, le=2**31 - 1, description="only trials with a larger id (ids "
                                               "grow as trials finish): poll with the largest id seen")] = None,
-           ) -> TrialPageOut:
+           ) -> TrialPage:
     """One page of the finished trials, sorted by a figure (missing figures last)."""
-    return TrialPageOut.model_validate(service.list_trials(session, name, page=page, per_page=per_page, sort=sort,
-                                                           order=order, status=trial_status, after=after))
+    return service.list_trials(session, name, page=page, per_page=per_page, sort=sort, order=order,
+                               status=trial_status, after=after)
 
 
-@router.get("/{name}/history", response_model=list[HistoryPointOut], dependencies=reads)
-def history(name: StudyName, session: SessionDep) -> list[HistoryPointOut]:
+@router.get("/{name}/history", response_model=list[HistoryPoint], dependencies=reads)
+def history(name: StudyName, session: SessionDep) -> list[HistoryPoint]:
     """Normalised hypervolume (0..1) of the primary device's front after each finished trial."""
-    return [HistoryPointOut.model_validate(h) for h in service.hypervolume_history(session, name)]
+    return service.hypervolume_history(session, name)
 
 
 @router.get("/{name}/params", response_model=ParamsOut, dependencies=reads)

@@ -7,15 +7,16 @@ from fastapi.responses import Response
 
 from nas import service
 from nas.api.deps import SessionDep, TrialId, require_read
-from nas.api.schemas import ERRORS, DeviceFiguresOut, TrialDetailOut
+from nas.api.schemas import ERRORS
+from nas.service import DeviceFigures, TrialDetail
 
 router = APIRouter(prefix="/api/trials", tags=["trials"], responses=ERRORS, dependencies=[Depends(require_read)])
 
 
-@router.get("/{trial_id}", response_model=TrialDetailOut)
-def get_trial(trial_id: TrialId, session: SessionDep) -> TrialDetailOut:
+@router.get("/{trial_id}", response_model=TrialDetail)
+def get_trial(trial_id: TrialId, session: SessionDep) -> TrialDetail:
     """Candidate, training curve, confusion matrix and per-device figures (with per-layer costs)."""
-    return TrialDetailOut.model_validate(service.trial_detail(session, trial_id))
+    return service.trial_detail(session, trial_id)
 
 
 @router.get("/{trial_id}/model.tflite", response_class=Response,
@@ -39,19 +40,18 @@ def get_firmware(trial_id: TrialId, session: SessionDep, device: str | None = No
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
-@router.get("/{trial_id}/profiles", response_model=list[DeviceFiguresOut])
-def price_everywhere(trial_id: TrialId, request: Request, session: SessionDep) -> list[DeviceFiguresOut]:
+@router.get("/{trial_id}/profiles", response_model=list[DeviceFigures])
+def price_everywhere(trial_id: TrialId, request: Request, session: SessionDep) -> list[DeviceFigures]:
     """The trial's ``.tflite`` priced on every shipped profile (computed once per server process)."""
     cache = _cache(request)
     if trial_id not in cache:
-        cache[trial_id] = [DeviceFiguresOut.model_validate(f)
-                           for f in service.price_trial_everywhere(session, trial_id)]
+        cache[trial_id] = service.price_trial_everywhere(session, trial_id)
         while len(cache) > 256:
             cache.pop(next(iter(cache)))
     return cache[trial_id]
 
 
-def _cache(request: Request) -> dict[int, list[DeviceFiguresOut]]:
+def _cache(request: Request) -> dict[int, list[DeviceFigures]]:
     state = request.app.state
     if not hasattr(state, "profile_cache"):
         state.profile_cache = {}

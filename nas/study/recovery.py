@@ -8,7 +8,7 @@
   trial whose heartbeat stopped (the first worker to fail the trial wins). It re-enqueues the same
   parameters and gives the trial's slot back to the budget, or, once the retries are spent, records
   the trial as failed (its slot consumed). Either way ``nas_trials`` ends with exactly ``n_trials`` rows.
-* ``release_leaked_slots`` covers a worker killed between claiming a slot and starting its trial:
+* ``LeakWatch`` covers a worker killed between claiming a slot and starting its trial:
   no heartbeat exists for it, so a slot is given back when the same leak is seen twice, a grace apart.
 """
 
@@ -20,17 +20,18 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar, cast
+from typing import Any, Protocol, TypeVar
 
 import optuna
 from optuna.trial import TrialState
-from sqlalchemy import CursorResult, func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from nas.db import StudyRow, TrialRow
 from nas.errors import StorageError
-from nas.study import STARTING_POINT_ATTR, finish_if_done, record_failure
+from nas.study.sampler import STARTING_POINT_ATTR
+from nas.study.store import finish_if_done, is_recorded, leaked_slots, record_failure, release_leaked_slots
+from nas.study.tables import StudyRow
 
 log = logging.getLogger(__name__)
 
@@ -124,8 +125,7 @@ class StaleTrialHandler:
     def _handle(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         with self.sessions() as session:
             row = session.scalars(select(StudyRow).where(StudyRow.name == self.study_name)).one()
-            if session.scalar(select(TrialRow.id).where(TrialRow.study_id == row.id,
-                                                        TrialRow.number == trial.number)) is not None:
+            if is_recorded(session, row.id, trial.number):
                 log.warning("trial %d was recorded before its worker was lost; not retried", trial.number)
                 return
             retries = int(trial.user_attrs.get(RETRIES_ATTR, 0))
@@ -159,23 +159,25 @@ def active_trials(study: optuna.Study) -> int:
     return len(study.get_trials(deepcopy=False, states=(TrialState.RUNNING, TrialState.WAITING)))
 
 
-def leaked_slots(session: Session, study_id: int, active: int) -> tuple[int, int]:
-    """(claimed, claimed slots with neither a recorded nor an active trial)."""
-    claimed = session.scalar(select(StudyRow.claimed).where(StudyRow.id == study_id)) or 0
-    recorded = session.scalar(select(func.count()).where(TrialRow.study_id == study_id)) or 0
-    return claimed, claimed - recorded - active
+class LeakWatch:
+    """Gives back claimed slots that have neither a recorded nor an active trial (a worker killed between
+    claiming a slot and starting its trial leaves no heartbeat): once the same leak is seen ``grace_s`` apart."""
 
+    def __init__(self, grace_s: float):
+        self.grace_s = grace_s
+        self._seen: dict[int, tuple[int, int, float]] = {}  # study id -> (claimed, leaked, first seen)
 
-def release_leaked_slots(session: Session, study_id: int, claimed: int, leaked: int) -> bool:
-    """Give ``leaked`` slots back if ``claimed`` has not changed since they were counted."""
-    stmt = (update(StudyRow).where(StudyRow.id == study_id, StudyRow.claimed == claimed)
-            .values(claimed=StudyRow.claimed - leaked))
-    res = cast(CursorResult, session.execute(stmt))  # an UPDATE's result has a rowcount
-    session.commit()
-    if res.rowcount:
-        log.warning("gave %d claimed slot(s) without a trial back to the budget (a worker died before "
-                    "starting its trial)", leaked)
-    return bool(res.rowcount)
+    def check(self, session: Session, study_id: int, active: int) -> None:
+        claimed, leaked = leaked_slots(session, study_id, active)
+        if leaked <= 0:
+            self._seen.pop(study_id, None)
+            return
+        seen = self._seen.get(study_id)
+        if seen is None or seen[:2] != (claimed, leaked):
+            self._seen[study_id] = (claimed, leaked, time.monotonic())
+        elif time.monotonic() - seen[2] > self.grace_s:
+            release_leaked_slots(session, study_id, claimed, leaked)
+            self._seen.pop(study_id, None)
 
 
 def note_of(trial: optuna.trial.Trial | optuna.trial.FrozenTrial) -> dict[str, Any]:

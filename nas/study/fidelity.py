@@ -30,7 +30,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from nas.front import dominates
+from nas.study.pareto import dominates
 
 
 class FidelityConfig(BaseModel):

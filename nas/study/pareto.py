@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from optuna._hypervolume import compute_hypervolume
+
+from nas.study.optuna_private import compute_hypervolume
 
 
 def dominates(a: Sequence[float], b: Sequence[float]) -> bool:
@@ -23,4 +24,4 @@ def hypervolume(points: Sequence[Sequence[float]], reference: Sequence[float]) -
     pts = np.asarray([p for p in points if np.all(np.asarray(p) < ref)], dtype=float)
     if len(pts) == 0:
         return 0.0
-    return float(compute_hypervolume(pts, ref, assume_pareto=False))
+    return compute_hypervolume(pts, ref)

@@ -16,18 +16,22 @@ timeout so several worker processes share one file without "database is locked")
 from __future__ import annotations
 
 import datetime as dt
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     Boolean,
     DateTime,
+    Dialect,
     Float,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
     Text,
+    TypeDecorator,
     UniqueConstraint,
     create_engine,
     event,
@@ -35,6 +39,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
+
+from nas.status import StudyStatus, TrialStatus
 
 SQLITE_BUSY_TIMEOUT_S = 60
 
@@ -47,13 +53,31 @@ class Base(DeclarativeBase):
     pass
 
 
+class StatusColumn(TypeDecorator[StrEnum]):
+    """A status enum stored as its string (``VARCHAR(16)``, as before the enums): an unknown value is refused
+    on write, and rows read back as the enum."""
+
+    impl = String(16)
+    cache_ok = True
+
+    def __init__(self, enum: type[StrEnum]):
+        super().__init__()
+        self.enum = enum
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
+        return None if value is None else self.enum(value).value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> StrEnum | None:
+        return None if value is None else self.enum(value)
+
+
 class StudyRow(Base):
     __tablename__ = "nas_studies"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(128), unique=True, index=True)
     config: Mapped[dict[str, Any]] = mapped_column(JSON)
-    status: Mapped[str] = mapped_column(String(16), default="created")  # created|running|stopped|finished|failed
+    status: Mapped[StudyStatus] = mapped_column(StatusColumn(StudyStatus), default=StudyStatus.CREATED)
     budget: Mapped[int] = mapped_column(Integer)
     claimed: Mapped[int] = mapped_column(Integer, default=0)
     owner: Mapped[str] = mapped_column(String(128), default="")
@@ -70,7 +94,7 @@ class TrialRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     study_id: Mapped[int] = mapped_column(ForeignKey("nas_studies.id", ondelete="CASCADE"), index=True)
     number: Mapped[int] = mapped_column(Integer)  # Optuna trial number
-    status: Mapped[str] = mapped_column(String(16))  # ok | infeasible | failed
+    status: Mapped[TrialStatus] = mapped_column(StatusColumn(TrialStatus))
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     candidate: Mapped[dict[str, Any]] = mapped_column(JSON)
     family: Mapped[str] = mapped_column(String(32), index=True)
@@ -84,6 +108,7 @@ class TrialRow(Base):
     latency_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
     ram_kb: Mapped[float | None] = mapped_column(Float, nullable=True)
     flash_kb: Mapped[float | None] = mapped_column(Float, nullable=True)
+    frontend_latency_share: Mapped[float | None] = mapped_column(Float, nullable=True)
     macs: Mapped[int | None] = mapped_column(Integer, nullable=True)
     params: Mapped[int | None] = mapped_column(Integer, nullable=True)
     tflite_bytes: Mapped[int | None] = mapped_column(Integer, nullable=True)
@@ -168,7 +193,7 @@ class CostCacheRow(Base):
 
 
 class RungRow(Base):
-    """One candidate at one rung of a multi-fidelity study (:mod:`nas.fidelity`): what it was ranked on and
+    """One candidate at one rung of a multi-fidelity study (:mod:`nas.study.fidelity`): what it was ranked on and
     the decision. ``number`` is the trial the candidate first ran as (a re-run after a lost worker keeps it),
     so a rung is recorded once per candidate."""
 
@@ -219,10 +244,6 @@ def make_sessionmaker(engine: Engine) -> sessionmaker:
     return sessionmaker(engine, expire_on_commit=False)
 
 
-# --- REST API additions (kept at the end so they merge cleanly) ---------------------------------
-from sqlalchemy import Index  # noqa: E402
-
-
 class ApiTokenRow(Base):
     """A named API token for writes; only its SHA-256 is stored (``nas token create NAME`` prints it once)."""
 
@@ -243,7 +264,6 @@ Index("ix_nas_trials_study_summary", TrialRow.study_id, TrialRow.status, TrialRo
 Index("ix_nas_pareto_study_device", ParetoPointRow.study_id, ParetoPointRow.device)
 
 
-# --- registered datasets (issue 14) ----------------------------------------------------------------
 class DatasetRow(Base):
     """A dataset the operator registered by name (``nas datasets add`` or an upload): studies created over
     REST name it instead of a server path. ``summary`` is its index (classes, splits, counts)."""

@@ -7,7 +7,7 @@ machines never run more trials than the budget, on SQLite and PostgreSQL alike.
 
 While a trial runs, a thread records its heartbeat. A worker with nothing left to claim stays while
 trials are under way elsewhere: if one of their workers dies, it retries the trial (see
-:mod:`nas.recovery`), so the study still ends with exactly its budget of recorded trials.
+:mod:`nas.study.recovery`), so the study still ends with exactly its budget of recorded trials.
 Every database operation is retried with backoff; a finished trial's result stays in memory (and in
 ``trial.json`` beside its ``.tflite``) until it is recorded.
 """
@@ -20,54 +20,53 @@ import os
 import socket
 import time
 import traceback
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
 import optuna
-from sqlalchemy import CursorResult, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from nas.artifacts import study_dir
-from nas.data import DatasetSummary, FeatureCache, get_source
-from nas.db import ParetoPointRow, StudyRow, TrialRow, make_engine, make_sessionmaker
-from nas.early_stopping import EarlyStopper, EarlyStopRule, FrontSnapshot, training_curve
+from nas.data import FeatureCache
 from nas.errors import NasError, StorageError
-from nas.fidelity import RungGate, RungResult
-from nas.hardware import HardwareProfile
 from nas.logs import setup_logging
-from nas.pipeline import TrialContext, TrialResult, run_trial
-from nas.recovery import (
+from nas.pipeline import TrialResult, run_trial
+from nas.status import TrialStatus
+from nas.study.early_stopping import EarlyStopper, early_stopper
+from nas.study.fidelity import RungGate, RungResult
+from nas.study.optuna_private import study_storage, trial_id
+from nas.study.recovery import (
     CANDIDATE_ATTR,
     RETRY_OF_ATTR,
     HeartbeatStorage,
+    LeakWatch,
     RetryPolicy,
-    StaleTrialHandler,
     TrialHeartbeat,
     active_trials,
     fail_lost_trials,
-    leaked_slots,
     note_of,
-    release_leaked_slots,
     with_db_retry,
 )
-from nas.space import SearchSpace
-from nas.study import (
-    Heartbeat,
+from nas.study.runtime import StudyRuntime
+from nas.study.sampler import Heartbeat, constraint_values, cost_objectives, objective_values
+from nas.study.store import (
     SqlCostCache,
-    constraint_values,
-    cost_objectives,
+    claim_slot,
+    count_trials,
+    fail_study,
     finish_if_done,
+    front_values,
+    is_recorded,
     judge_rung,
-    load_optuna_study,
-    objective_values,
+    recent_ok_details,
     record_failure,
     record_result,
+    running_studies,
 )
-from nas.study_config import StudyConfig
+from nas.study.tables import StudyRow, make_engine, make_sessionmaker
 from nas.train import resolve_device
 
 log = logging.getLogger(__name__)
@@ -86,35 +85,6 @@ class WorkerOptions:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     linger: bool = True
     accelerator: str = "auto"  # training device: auto (CUDA when visible) | cpu | cuda
-
-
-@dataclass
-class _StudyRuntime:
-    """What a worker keeps per study between trials (loading data and profiles once)."""
-
-    cfg: StudyConfig
-    space: SearchSpace
-    ctx: TrialContext
-    profiles: dict[str, HardwareProfile]
-    study: optuna.Study
-    artifacts: Path  # this study's folder of trial files (nas.artifacts: never another study's)
-
-
-def claim_slot(session: Session, study_id: int) -> bool:
-    """Atomically take one trial of the budget; False when it is spent or the study is not running."""
-    stmt = (update(StudyRow)
-            .where(StudyRow.id == study_id, StudyRow.claimed < StudyRow.budget, StudyRow.status == "running")
-            .values(claimed=StudyRow.claimed + 1))
-    res = cast(CursorResult, session.execute(stmt))  # an UPDATE's result has a rowcount
-    session.commit()
-    return res.rowcount == 1
-
-
-def fail_study(session: Session, study_id: int, reason: str) -> None:
-    """Mark a running study failed with a one-line reason; workers stop claiming its trials."""
-    session.execute(update(StudyRow).where(StudyRow.id == study_id, StudyRow.status == "running")
-                    .values(status="failed", failure_reason=" ".join(reason.split())[:2000]))
-    session.commit()
 
 
 def usable_cores() -> int:
@@ -153,8 +123,8 @@ class Worker:
         self.options = options
         self.sessions: sessionmaker = make_sessionmaker(make_engine(db_url))
         self.cost_cache = SqlCostCache(self.sessions)
-        self._runtimes: dict[str, _StudyRuntime] = {}
-        self._leaks: dict[int, tuple[int, int, float]] = {}  # study id -> (claimed, leaked, first seen)
+        self._runtimes: dict[str, StudyRuntime] = {}
+        self._leaks = LeakWatch(options.heartbeat.grace_s)
         self.stop_requested = False  # set by request_stop (a signal handler): checked between trials
         self.device = resolve_device(options.accelerator)  # refuses 'cuda' without one, before any trial
         log.info("[%s] trains on %s", self.name, self.device)
@@ -162,27 +132,16 @@ class Worker:
     def _db(self, fn: Callable[[], T], what: str) -> T:
         return with_db_retry(fn, f"[{self.name}] {what}", self.options.retry)
 
-    def _runtime(self, row: StudyRow) -> _StudyRuntime:
+    def _runtime(self, row: StudyRow) -> StudyRuntime:
         if row.name not in self._runtimes:
-            cfg = StudyConfig.parse(row.config)
-            profiles = {d: cfg.profile(d) for d in cfg.devices}
-            dataset = get_source(cfg.dataset).load()
-            if self._db(lambda: self._store_summary(row.id, dataset.summary), "store the dataset summary"):
-                for line in dataset.summary.lines():  # the first worker to load the data reports it
-                    log.info(line)
-            ctx = TrialContext(dataset, self.cache, tuple(profiles[d] for d in cfg.devices), seed=cfg.seed,
-                               precheck=cfg.precheck, max_latency_ms=cfg.max_latency_ms,
-                               inference_rate_hz=cfg.inference_rate_hz, max_energy_uj=cfg.max_energy_uj,
-                               cost_cache=self.cost_cache, accelerator=self.options.accelerator)
-            on_stale = StaleTrialHandler(self.sessions, row.name, max_retries=self.options.max_retries,
-                                         worker=self.name)
-            study = load_optuna_study(cfg, self.db_url, zlib.crc32(self.name.encode()),
-                                      heartbeat=self.options.heartbeat, on_stale=on_stale)
-            self._runtimes[row.name] = _StudyRuntime(cfg, cfg.search_space(), ctx, profiles, study,
-                                                     study_dir(self.artifacts, row.name, row.created_at))
+            o = self.options
+            self._runtimes[row.name] = StudyRuntime.load(
+                row, db_url=self.db_url, sessions=self.sessions, worker=self.name, cache=self.cache,
+                cost_cache=self.cost_cache, heartbeat=o.heartbeat, max_retries=o.max_retries, retry=o.retry,
+                accelerator=o.accelerator, artifacts=study_dir(self.artifacts, row.name, row.created_at))
         return self._runtimes[row.name]
 
-    def _usable_runtime(self, session: Session, row: StudyRow) -> _StudyRuntime | None:
+    def _usable_runtime(self, session: Session, row: StudyRow) -> StudyRuntime | None:
         """The study's runtime, or None once the study is marked failed because its dataset cannot be loaded
         or its runtime built: one broken study must not stop this worker from running the others."""
         try:
@@ -194,20 +153,6 @@ class Worker:
             fail_study(session, row.id, reason)
             log.error("[%s] study %s failed, going on with the others: %s", self.name, row.name, reason)
             return None
-
-    def _store_summary(self, study_id: int, summary: DatasetSummary) -> bool:
-        """Keep the dataset summary with the study; True for the one worker that stored it."""
-        with self.sessions() as session:
-            res = session.execute(update(StudyRow).where(StudyRow.id == study_id, StudyRow.dataset_summary.is_(None))
-                                  .values(dataset_summary=summary.to_dict()))
-            session.commit()
-            return res.rowcount == 1
-
-    def _running(self, session: Session) -> list[StudyRow]:
-        q = select(StudyRow).where(StudyRow.status == "running")
-        if self.study_name:
-            q = q.where(StudyRow.name == self.study_name)
-        return list(session.scalars(q.order_by(StudyRow.created_at)))
 
     def request_stop(self) -> None:
         """Claim no more trials: the trial under way finishes and is recorded, then :meth:`run` returns.
@@ -232,7 +177,7 @@ class Worker:
 
     def _claim(self) -> StudyRow | None:
         with self.sessions() as session:
-            for row in self._running(session):
+            for row in running_studies(session, self.study_name):
                 if row.claimed >= row.budget or (rt := self._usable_runtime(session, row)) is None:
                     continue
                 fail_lost_trials(rt.study)  # lost trials give their slots back first
@@ -243,8 +188,8 @@ class Worker:
     def _watch_others(self) -> bool:
         """Wait a moment for trials under way elsewhere and recover lost ones; False when none."""
         with self.sessions() as session:
-            waiting = [r for r in self._running(session)
-                       if session.query(TrialRow).filter(TrialRow.study_id == r.id).count() < r.budget]
+            waiting = [r for r in running_studies(session, self.study_name)
+                       if count_trials(session, r.id) < r.budget]
         if not waiting:
             return False
         time.sleep(min(2.0, self.options.heartbeat.interval_s))  # short: notice the end of the study soon
@@ -253,27 +198,15 @@ class Worker:
                 rt = self._usable_runtime(session, row)
                 if rt is not None:
                     fail_lost_trials(rt.study)
-                    self._release_leaks(session, row.id, active_trials(rt.study))
+                    self._leaks.check(session, row.id, active_trials(rt.study))
         return True
-
-    def _release_leaks(self, session: Session, study_id: int, active: int) -> None:
-        claimed, leaked = leaked_slots(session, study_id, active)
-        if leaked <= 0:
-            self._leaks.pop(study_id, None)
-            return
-        seen = self._leaks.get(study_id)
-        if seen is None or seen[:2] != (claimed, leaked):
-            self._leaks[study_id] = (claimed, leaked, time.monotonic())
-        elif time.monotonic() - seen[2] > self.options.heartbeat.grace_s:
-            release_leaked_slots(session, study_id, claimed, leaked)
-            self._leaks.pop(study_id, None)
 
     def run_one(self, row: StudyRow) -> None:
         rt = self._runtime(row)
         started = time.perf_counter()
         trial = self._db(rt.study.ask, "start a trial")
-        storage = cast(HeartbeatStorage, rt.study._storage)  # Optuna's cache around our RDBStorage
-        beat = TrialHeartbeat(storage, trial._trial_id, self.options.heartbeat.interval_s).start()
+        storage = cast(HeartbeatStorage, study_storage(rt.study))
+        beat = TrialHeartbeat(storage, trial_id(trial), self.options.heartbeat.interval_s).start()
         try:
             candidate = rt.space.sample(trial)
             self._db(lambda: self._describe(trial, candidate.to_dict()), f"start trial {trial.number}")
@@ -301,26 +234,14 @@ class Worker:
         trial.set_user_attr("pid", os.getpid())
         trial.set_user_attr(CANDIDATE_ATTR, candidate)
 
-    def _stopper(self, rt: _StudyRuntime, row: StudyRow, epochs: int) -> EarlyStopper | None:
+    def _stopper(self, rt: StudyRuntime, row: StudyRow, epochs: int) -> EarlyStopper | None:
         """The early-stopping callback of the next trial, built on the current front (None: no rule)."""
-        cfg = rt.cfg
-        if "accuracy" not in cfg.objectives or not cfg.precheck:
-            return None
         with self.sessions() as s:
-            fronts = s.scalars(select(ParetoPointRow.values).where(ParetoPointRow.study_id == row.id,
-                                                                   ParetoPointRow.device == cfg.devices[0])).all()
-            done = s.execute(select(TrialRow.details, TrialRow.accuracy).where(
-                TrialRow.study_id == row.id, TrialRow.status == "ok").order_by(TrialRow.id.desc()).limit(200)).all()
-        i = cfg.objectives.index("accuracy")
-        others = [j for j in range(len(cfg.objectives)) if j != i]
-        front = FrontSnapshot(tuple(cfg.objectives[j] for j in others),
-                              tuple((v[i], tuple(v[j] for j in others)) for v in fronts))
-        curves = [(training_curve(d), float(a)) for d, a in done if a is not None and not d.get("stopped_early")]
-        rule = EarlyStopRule(min_epochs=cfg.early_stopping_min_epochs, min_fraction=cfg.early_stopping_min_fraction,
-                             margin=cfg.early_stopping_margin)
-        return EarlyStopper(rule, front, curves, epochs)
+            front = front_values(s, row.id, rt.cfg.devices[0])
+            finished = recent_ok_details(s, row.id)
+        return early_stopper(rt.cfg, front, finished, epochs)
 
-    def _rung_gate(self, rt: _StudyRuntime, row: StudyRow, trial: optuna.Trial, epochs: int) -> RungGate | None:
+    def _rung_gate(self, rt: StudyRuntime, row: StudyRow, trial: optuna.Trial, epochs: int) -> RungGate | None:
         """The multi-fidelity callback of the next trial (None: fidelity off, or no rung below ``epochs``).
 
         Rungs are recorded under the number the candidate first ran as, so a re-run is judged once."""
@@ -342,10 +263,10 @@ class Worker:
 
         return RungGate(rungs, cost_objectives(rt.cfg), judge)
 
-    def _record(self, rt: _StudyRuntime, row: StudyRow, trial: optuna.Trial, result: TrialResult,
+    def _record(self, rt: StudyRuntime, row: StudyRow, trial: optuna.Trial, result: TrialResult,
                 out_dir: Path, note: dict[str, Any]) -> None:
         """Record the result, then tell Optuna; every step survives a dropped connection."""
-        tflite = (out_dir / "model.tflite").read_bytes() if result.status == "ok" else None
+        tflite = (out_dir / "model.tflite").read_bytes() if result.status == TrialStatus.OK else None
         constraints = constraint_values(rt.cfg, result, rt.profiles)
         def set_constraints() -> None:
             for key, value in constraints.items():
@@ -355,13 +276,13 @@ class Worker:
 
         def record() -> int:
             with self.sessions() as session:
-                if not self._recorded(session, row, trial.number):  # a commit whose answer was lost
+                if not is_recorded(session, row.id, trial.number):  # a commit whose answer was lost
                     record_result(session, row, rt.cfg, trial.number, result, rt.profiles, tflite, self.name,
                                   note=note)
                 return finish_if_done(session, row)
 
         n_done = self._db(record, f"record trial {trial.number} (its result is in {out_dir}/trial.json)")
-        if result.status == "stopped":  # no objective values: it was never exported
+        if result.status == TrialStatus.STOPPED:  # no objective values: it was never exported
             self._db(lambda: rt.study.tell(trial, state=optuna.trial.TrialState.PRUNED, skip_if_finished=True),
                      f"tell trial {trial.number}")
         else:
@@ -371,19 +292,13 @@ class Worker:
         log.info("trial %d/%d [%s] #%d %s%s", n_done, row.budget, self.name, trial.number,
                  result.summary(rt.cfg.devices[0]), f" (starting point {start})" if start else "")
 
-    def _record_failure(self, rt: _StudyRuntime, row: StudyRow, trial: optuna.Trial, candidate: dict[str, Any],
+    def _record_failure(self, rt: StudyRuntime, row: StudyRow, trial: optuna.Trial, candidate: dict[str, Any],
                         reason: str) -> None:
         with self.sessions() as session:
-            if not self._recorded(session, row, trial.number):
+            if not is_recorded(session, row.id, trial.number):
                 record_failure(session, row, trial.number, candidate, reason, self.name, note=note_of(trial))
             finish_if_done(session, row)
         rt.study.tell(trial, state=optuna.trial.TrialState.FAIL, skip_if_finished=True)
-
-    @staticmethod
-    def _recorded(session: Session, row: StudyRow, number: int) -> bool:
-        return session.scalar(select(TrialRow.id).where(TrialRow.study_id == row.id,
-                                                        TrialRow.number == number)) is not None
-
 
 def _worker_main(db_url: str, study_name: str | None, artifacts: str, cache_dir: str, n_workers: int,
                  index: int, verbose: bool, options: WorkerOptions) -> None:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from nas.errors import ConfigError
-from nas.fidelity import FidelityConfig
+from nas.study.fidelity import FidelityConfig
 
 if TYPE_CHECKING:
     from nas.hardware.profiles import HardwareProfile
@@ -50,7 +50,7 @@ class StudyConfig(BaseModel):
     #: run the space's reference models first; ``warm_start``: then the front of that earlier study
     references: bool = True
     warm_start: str | None = None
-    #: multi-fidelity search (successive-halving rungs, :mod:`nas.fidelity`); ``None`` (``fidelity: null``,
+    #: multi-fidelity search (successive-halving rungs, :mod:`nas.study.fidelity`); ``None`` (``fidelity: null``,
     #: ``--no-fidelity``) trains every candidate fully, as before
     fidelity: FidelityConfig | None = FidelityConfig()
     early_stopping: bool = False
@@ -104,14 +104,14 @@ class StudyConfig(BaseModel):
             ConfigError / NotFoundError: as loading the YAML files would.
         """
         from nas import yamlfile
-        from nas.hardware.profiles import profile_names, profiles_dir
+        from nas.hardware.profiles import profiles_dir
         from nas.space import SPACES_DIR
 
         space_doc = self.space_doc
         if space_doc is None:
             space_doc = yamlfile.read(yamlfile.locate(self.space, SPACES_DIR, "search space"))
         docs: dict[str, dict[str, Any]] = {}
-        shipped = set(profile_names())
+        shipped = set(yamlfile.names(profiles_dir()))
         for d in self.devices:
             if d in self.profile_docs:
                 if d in shipped:

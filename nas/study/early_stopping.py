@@ -25,11 +25,13 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from nas.hardware import CostReport
+from nas.pipeline import training_epochs
+from nas.study.config import StudyConfig
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +103,24 @@ class EarlyStopper:
         return True
 
 
-def training_curve(details: dict[str, Any]) -> tuple[float, ...]:
-    """Validation accuracy after each training epoch (fine-tuning epochs left out) from a trial's details."""
-    return tuple(float(h["val_accuracy"]) for h in details.get("history", []) if "phase" not in h)
+def training_curve(details: Mapping[str, Any]) -> tuple[float, ...]:
+    """Validation accuracy after each training epoch (fine-tuning epochs left out) from a trial's stored
+    details (:meth:`TrialResult.to_dict` less the costs)."""
+    return tuple(float(h["val_accuracy"]) for h in training_epochs(details.get("history", ())))
+
+
+def early_stopper(cfg: StudyConfig, front: Sequence[Sequence[float]],
+                  finished: Sequence[tuple[Mapping[str, Any], float | None]], epochs: int) -> EarlyStopper | None:
+    """The callback of a trial planned for ``epochs``, on the primary device's ``front`` (objective values in
+    ``cfg.objectives`` order) and the (details, accuracy) of ``finished`` trials; None where the rule cannot
+    apply (no accuracy objective, or no precheck to price the candidate before training)."""
+    if "accuracy" not in cfg.objectives or not cfg.precheck:
+        return None
+    i = cfg.objectives.index("accuracy")
+    others = [j for j in range(len(cfg.objectives)) if j != i]
+    snapshot = FrontSnapshot(tuple(cfg.objectives[j] for j in others),
+                             tuple((v[i], tuple(v[j] for j in others)) for v in front))
+    curves = [(training_curve(d), float(a)) for d, a in finished if a is not None and not d.get("stopped_early")]
+    rule = EarlyStopRule(min_epochs=cfg.early_stopping_min_epochs, min_fraction=cfg.early_stopping_min_fraction,
+                         margin=cfg.early_stopping_margin)
+    return EarlyStopper(rule, snapshot, curves, epochs)
