@@ -300,6 +300,7 @@ class Worker:
             finish_if_done(session, row)
         rt.study.tell(trial, state=optuna.trial.TrialState.FAIL, skip_if_finished=True)
 
+
 def _worker_main(db_url: str, study_name: str | None, artifacts: str, cache_dir: str, n_workers: int,
                  index: int, verbose: bool, options: WorkerOptions) -> None:
     setup_logging(verbose)

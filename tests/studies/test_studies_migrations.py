@@ -31,7 +31,7 @@ def url(request, tmp_path):
     return request.getfixturevalue("pg_url")
 
 
-HEAD = "0005"  # the newest revision in nas/migrations/versions
+HEAD = "0006"  # the newest revision in nas/migrations/versions
 
 def _old_schema():
     if "schema_5042fa2" not in sys.modules:

@@ -1,7 +1,7 @@
 """The audio frontend's share of a trial's latency as a stored figure: ``nas_trials.frontend_latency_share``.
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005"
-down_revision = "0004"
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 ADDITIVE = True  # a nullable column: trials recorded before it read back None
