@@ -3,8 +3,6 @@ exported, the front built from fully trained files only (SQLite and PostgreSQL).
 
 from __future__ import annotations
 
-import os
-import signal
 import time
 from pathlib import Path
 
@@ -116,7 +114,7 @@ def test_stopped_candidates_are_recorded_not_exported(db_url, tmp_path, four_epo
 
 @pytest.mark.slow
 def test_a_killed_workers_candidate_is_rerun_and_judged_once(db_url, tmp_path, tiny_space_path):
-    from test_studies_workers import _start_worker  # the same worker command line as the kill test
+    from test_studies_workers import _start_worker, kill_one_and_finish, stop_all  # as the kill test does
 
     doc = yaml.safe_load(tiny_space_path.read_text())
     doc["training"]["epochs"] = 8  # one rung after epoch 1, then 7 epochs to kill the worker in
@@ -137,16 +135,9 @@ def test_a_killed_workers_candidate_is_rerun_and_judged_once(db_url, tmp_path, t
                            if t.number in judged - recorded and "pid" in t.user_attrs), None)
             time.sleep(0.1)
         assert victim is not None, "no trial was caught between its first rung and its record"
-        killed = next(name for name, p in procs.items() if p.pid == victim.user_attrs["pid"])
-        os.kill(procs[killed].pid, signal.SIGKILL)
-        survivor = next(p for name, p in procs.items() if name != killed)
-        _, err = survivor.communicate(timeout=240)
-        assert survivor.returncode == 0, err.decode()[-3000:]
+        kill_one_and_finish(procs, victim.user_attrs["pid"])
     finally:
-        for p in procs.values():
-            if p.poll() is None:
-                p.kill()
-                p.wait()
+        stop_all(procs)
     with sessions() as s:
         trials = s.scalars(select(TrialRow).where(TrialRow.study_id == row.id)).all()
         rungs = s.scalars(select(RungRow).where(RungRow.study_id == row.id)).all()

@@ -32,6 +32,21 @@ def _start_worker(url: str, study: str, name: str, cwd: Path) -> subprocess.Pope
     return subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
+def kill_one_and_finish(procs: dict[str, subprocess.Popen], pid: int) -> None:
+    """SIGKILL the worker process ``pid`` and wait for the other one to end the study cleanly."""
+    os.kill(pid, signal.SIGKILL)
+    survivor = next(p for p in procs.values() if p.pid != pid)
+    _, err = survivor.communicate(timeout=240)
+    assert survivor.returncode == 0, err.decode()[-3000:]
+
+
+def stop_all(procs: dict[str, subprocess.Popen]) -> None:
+    for p in procs.values():
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
 def _victim(ostudy: optuna.Study, sessions, study_id: int) -> optuna.trial.FrozenTrial | None:
     """A running trial of a worker that has already recorded one (so both workers record trials)."""
     with sessions() as s:
@@ -59,17 +74,9 @@ def test_two_workers_one_killed_budget_stays_exact(db_url, tmp_path, tiny_space_
             victim = _victim(ostudy, sessions, study_id)
             time.sleep(0.2)
         assert victim is not None, "no worker had a trial under way after recording one"
-        by_pid = {p.pid: (name, p) for name, p in procs.items()}
-        killed_name, killed = by_pid[victim.user_attrs["pid"]]
-        os.kill(killed.pid, signal.SIGKILL)
-        survivor = next(p for name, p in procs.items() if name != killed_name)
-        _, err = survivor.communicate(timeout=240)
-        assert survivor.returncode == 0, err.decode()[-3000:]
+        kill_one_and_finish(procs, victim.user_attrs["pid"])
     finally:
-        for p in procs.values():
-            if p.poll() is None:
-                p.kill()
-                p.wait()
+        stop_all(procs)
 
     with sessions() as s:
         study = s.get(StudyRow, study_id)
