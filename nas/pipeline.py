@@ -269,7 +269,8 @@ def run_trial(candidate: Candidate, ctx: TrialContext, out_dir: Path | None = No
     on_device = DeviceFeatures.of(feats, device)  # once per trial, shared by every training phase
     tr = train(model, feats, candidate.train, seed=ctx.seed, on_epoch=after_epoch, tensors=on_device,
                distill=distill)
-    seconds["train"] = tr.seconds
+    # a deferred precheck ran inside training (between two epochs): its seconds are its own, not training's
+    seconds["train"] = tr.seconds - (seconds.get("precheck", 0.0) if deferred else 0.0)
     history: list[dict[str, float | str]] = [dict(h) for h in tr.history]
     rung_log = {"rungs": [r.to_dict() for r in rungs.results]} if rungs is not None else {}
     if violation:
