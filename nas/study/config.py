@@ -135,6 +135,12 @@ class StudyConfig(BaseModel):
     def directions(self) -> list[Literal["maximize", "minimize"]]:
         return [OBJECTIVES[o] for o in self.objectives]
 
+    @property
+    def cost_objectives(self) -> tuple[str, ...]:
+        """The objectives other than accuracy, in order: what a rung and the early-stopping rule weigh
+        accuracy against."""
+        return tuple(o for o in self.objectives if o != "accuracy")
+
     @classmethod
     def parse(cls, data: dict) -> StudyConfig:
         """Validate ``data``; errors become one ConfigError naming each bad field."""

@@ -117,9 +117,8 @@ def early_stopper(cfg: StudyConfig, front: Sequence[Sequence[float]],
     if "accuracy" not in cfg.objectives or not cfg.precheck:
         return None
     i = cfg.objectives.index("accuracy")
-    others = [j for j in range(len(cfg.objectives)) if j != i]
-    snapshot = FrontSnapshot(tuple(cfg.objectives[j] for j in others),
-                             tuple((v[i], tuple(v[j] for j in others)) for v in front))
+    others = [j for j, o in enumerate(cfg.objectives) if o in cfg.cost_objectives]
+    snapshot = FrontSnapshot(cfg.cost_objectives, tuple((v[i], tuple(v[j] for j in others)) for v in front))
     curves = [(training_curve(d), float(a)) for d, a in finished if a is not None and not d.get("stopped_early")]
     rule = EarlyStopRule(min_epochs=cfg.early_stopping_min_epochs, min_fraction=cfg.early_stopping_min_fraction,
                          margin=cfg.early_stopping_margin)

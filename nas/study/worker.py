@@ -51,7 +51,7 @@ from nas.study.recovery import (
     with_db_retry,
 )
 from nas.study.runtime import StudyRuntime
-from nas.study.sampler import Heartbeat, constraint_values, cost_objectives, objective_values
+from nas.study.sampler import Heartbeat, constraint_values, objective_values
 from nas.study.store import (
     SqlCostCache,
     claim_slot,
@@ -261,7 +261,7 @@ class Worker:
                      rung + 1, epoch, val_accuracy, "promoted" if result.promoted else "stopped", result.competitors)
             return result
 
-        return RungGate(rungs, cost_objectives(rt.cfg), judge)
+        return RungGate(rungs, rt.cfg.cost_objectives, judge)
 
     def _record(self, rt: StudyRuntime, row: StudyRow, trial: optuna.Trial, result: TrialResult,
                 out_dir: Path, note: dict[str, Any]) -> None:
