@@ -20,7 +20,7 @@ processes each.
 
 Usage: PYTHONPATH=. python benchmarks/bench_vs_script.py [--minutes 8] [--seeds 0 1 2]
        [--variants script project project-nofidelity project-random] [--side-by-side]
-       [--device nucleo-l4r5zi] [--dataset SPEC]
+       [--device nucleo-l4r5zi] [--dataset SPEC] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -241,6 +241,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--device", default="nucleo-l4r5zi")
     ap.add_argument("--plot", type=Path, help="also write hypervolume against wall time to this HTML file")
     ap.add_argument("--dataset", help="default: FSDD leave-one-speaker-out, test speaker theo")
+    ap.add_argument("--keep", type=Path, help="keep the studies' databases, files and logs in this new folder")
     args = ap.parse_args(argv)
     dataset = _dataset(args.dataset)
     marks = [m for m in (1, 2, 4, 6, 8, 12, 16) if m <= args.minutes] or [args.minutes]
@@ -248,8 +249,10 @@ def main(argv: list[str] | None = None) -> None:
            else f"one after the other, {args.workers} processes each")
     print(f"{dataset}: {args.minutes:g} min per run, {how}, seeds {args.seeds}, priced on {args.device}", flush=True)
     results: dict[str, list[dict]] = {v: [] for v in args.variants}
+    if args.keep:
+        args.keep.mkdir(parents=True)
     with tempfile.TemporaryDirectory(prefix="bench-vs-script-") as tmp:
-        folder = Path(tmp)
+        folder = args.keep or Path(tmp)
         for seed in args.seeds:
             if args.side_by_side:
                 pool = ThreadPoolExecutor(len(args.variants))  # each side's processes run while the others do

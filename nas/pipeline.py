@@ -27,7 +27,7 @@ from nas.data import AudioDataset, FeatureCache
 from nas.deploy import check_agreement, evaluate_file, export_qat_tflite, export_tflite, load_teacher
 from nas.errors import ConfigError
 from nas.hardware import CostReport, HardwareProfile, price, price_all
-from nas.hardware.proxy import proxy_cost
+from nas.hardware.proxy import clearly_within, proxy_cost
 from nas.models import build_model, count_params
 from nas.status import TrialStatus
 from nas.study.fidelity import RungGate
@@ -216,9 +216,10 @@ def run_trial(candidate: Candidate, ctx: TrialContext, out_dir: Path | None = No
     """Run one trial; write ``model.tflite``, ``candidate.json``, ``trial.json`` to ``out_dir``.
 
     ``on_precheck`` receives the precheck's cost report of a candidate that passed it (an early-stopping
-    rule needs the cost before training). ``rungs``: multi-fidelity; the first rung ranks the candidate on
-    :func:`proxy_cost` (no export yet), the precheck runs once it is promoted from there (only then is
-    its export worth its seconds), and a candidate stopped at a rung is returned ``stopped``, not exported."""
+    rule needs the cost before training). ``rungs``: multi-fidelity; every rung ranks the candidate on
+    :func:`proxy_cost` (no export yet), the precheck runs once it is promoted from the first rung (only
+    then is its export worth its seconds) and only when the proxy is near a budget (:func:`clearly_within`),
+    and a candidate stopped at a rung is returned ``stopped``, not exported."""
     clock = Stopwatch()
     seconds = clock.seconds
     with clock("features"):
@@ -234,7 +235,7 @@ def run_trial(candidate: Candidate, ctx: TrialContext, out_dir: Path | None = No
         if violation:
             log.info("precheck: %s infeasible (%s), not trained further", candidate.describe(), violation)
             return violation
-        if rungs is not None:
+        if rungs is not None and not deferred:  # deferred: every rung ranks on the proxy, one scale for all
             rungs.set_costs(report)
         if on_precheck is not None:
             on_precheck(report)
@@ -257,6 +258,8 @@ def run_trial(candidate: Candidate, ctx: TrialContext, out_dir: Path | None = No
         if any(check(epoch, val_acc) for check in (on_epoch, rungs) if check is not None):
             return True
         if deferred and report is None and rungs is not None and rungs.results:  # promoted from the first rung
+            if proxy is not None and clearly_within(proxy, ctx.primary, ctx.max_latency_ms, ctx.max_energy_uj):
+                return False  # no budget is near: the export would only confirm it, the final pricing measures
             violation = run_precheck()
             return violation is not None
         return False
@@ -299,7 +302,8 @@ def run_trial(candidate: Candidate, ctx: TrialContext, out_dir: Path | None = No
     float_test_acc = accuracy(predict(model, x_test), y_test)
     qat = candidate.qat and candidate.bits == 8 and not tr.stopped_early
     if qat:  # int8 fine-tuning with fake quantization, then the PT2E export
-        qmodel = prepare_qat(model)
+        with clock("qat_prepare"):  # capturing the graph and inserting fake quantization: not training
+            qmodel = prepare_qat(model)
         # on the CPU: the PT2E fake-quantized graph belongs to quantization, which stays there
         cpu_data = on_device if on_device.device.type == "cpu" else DeviceFeatures.of(feats, "cpu")
         qt = train(qmodel, feats, replace(candidate.train, learning_rate=candidate.train.learning_rate * 0.2),

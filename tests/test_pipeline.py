@@ -90,3 +90,33 @@ def test_the_exported_model_holds_the_best_validation_weights(ctx, tmp_path):
     assert result.extra["best_epoch"] == vals.index(max(vals)) + 1
     assert result.float_accuracy == pytest.approx(max(vals))  # float32 file of the best epoch's weights
     assert result.accuracy == pytest.approx(max(vals), abs=0.02)
+
+
+def test_under_rungs_the_precheck_runs_only_near_a_budget(ctx):
+    """Promoted from the first rung, a candidate far inside every budget is not exported untrained (the
+    final pricing measures it); one whose proxy latency is within 3x of the deadline is, and the deadline
+    it breaks stops it there."""
+    from dataclasses import replace
+
+    import torch
+
+    from nas.hardware.proxy import proxy_cost
+    from nas.pipeline import _untrained
+    from nas.study.fidelity import RungGate, RungResult
+
+    cand = Candidate(FrontendConfig(n_mels=16, hop_ms=32), ArchConfig.of("dscnn", channels=8, n_blocks=1),
+                     TrainConfig(epochs=3, finetune_epochs=1), bits=8)
+
+    def gate() -> RungGate:  # one rung after epoch 1, always promoted
+        return RungGate((1,), ("latency_ms", "ram_kb"),
+                        lambda rung, epoch, acc, costs: RungResult(rung, epoch, acc, costs, True, 0))
+
+    far = run_trial(cand, ctx, rungs=gate())
+    assert far.status == "ok" and "precheck" not in far.seconds
+    shape = ctx.cache.features(ctx.dataset, cand.frontend).input_shape
+    proxy = proxy_cost(_untrained(cand, shape, ctx.dataset.n_classes), torch.zeros(1, *shape), 8, ctx.primary,
+                       cand.frontend)
+    real = far.costs[ctx.primary.name].latency_ms
+    near = run_trial(cand, replace(ctx, max_latency_ms=min(2 * proxy.latency_ms, 0.9 * real)), rungs=gate())
+    assert near.status == "infeasible" and "deadline" in near.reason and near.seconds["precheck"] > 0
+    assert len(near.history) == 1  # stopped right after the first rung

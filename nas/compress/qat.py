@@ -6,11 +6,12 @@ int8 config (per-channel weights), the wrapped graph is fine-tuned with the usua
 :func:`nas.train.train`, and :func:`nas.deploy.export_qat_tflite` converts the result into a
 full-integer int8 ``.tflite`` (int8 input and output, as the post-training path).
 
-Two workarounds for torch 2.11, both local to :func:`prepare_qat`:
+Two workarounds for torch 2.11:
 
 * litert-torch's conv+batch-norm annotator hands a plain function to torchao's
   ``_get_aten_graph_module_for_pattern``, which ``torch.export`` now refuses ("Expected `mod` to
-  be an instance of `torch.nn.Module`"): the function is wrapped in a module while annotating.
+  be an instance of `torch.nn.Module`"): :func:`cached_pattern_graphs` wraps it in a module (and
+  keeps every pattern graph it traces, a third of a QAT candidate's time outside training).
 * an exported graph module cannot switch train/eval with ``.train()``: :class:`QATModel` maps
   ``train(mode)`` to torchao's ``move_exported_model_to_train/eval`` (batch-norm, dropout) and
   freezes the fake-quantize observers in eval mode (validation must not move the ranges).
@@ -19,7 +20,9 @@ Two workarounds for torch 2.11, both local to :func:`prepare_qat`:
 from __future__ import annotations
 
 import contextlib
+import copy
 import logging
+import types
 from collections.abc import Iterator
 
 import torch
@@ -39,27 +42,78 @@ class _FunctionModule(nn.Module):
         super().__init__()
         self.fn = fn
 
-    def forward(self, *args):
-        return self.fn(*args)
+    def forward(self, *args, **kwargs):
+        return self.fn(*args, **kwargs)
+
+
+#: Pattern graphs traced by torch.export, by what they are traced from (see :func:`cached_pattern_graphs`).
+_PATTERN_GRAPHS: dict[tuple, torch.fx.GraphModule] = {}
+
+
+def _pattern_key(pattern, example_inputs: tuple, is_cuda: bool, kwargs: dict) -> tuple | None:
+    """What a pattern graph is a function of: the pattern's code, its closure and defaults, and the shapes
+    and dtypes of the example inputs (pattern matching ignores literal values). None: not cacheable."""
+    fn = getattr(pattern, "fn", None)  # torchao's WrapperModule and our _FunctionModule hold the function
+    if not isinstance(fn, types.FunctionType) or list(pattern.parameters()) or list(pattern.buffers()):
+        return None
+    code = (type(pattern), fn.__code__)
+    captured = (*(c.cell_contents for c in (fn.__closure__ or ())), *(fn.__defaults__ or ()))
+    if any(isinstance(v, (torch.Tensor, nn.Module)) for v in captured):
+        return None
+
+    def shape_of(v):
+        return ("tensor", tuple(v.shape), v.dtype, v.device.type) if isinstance(v, torch.Tensor) else v
+
+    key = (code, captured, tuple(shape_of(x) for x in example_inputs), is_cuda,
+           tuple(sorted((k, shape_of(v)) for k, v in kwargs.items())))
+    try:
+        hash(key)
+    except TypeError:
+        return None
+    return key
 
 
 @contextlib.contextmanager
-def _patched_pattern_export() -> Iterator[None]:
+def cached_pattern_graphs() -> Iterator[None]:
+    """Trace each of torchao's and litert-torch's pattern graphs once per process.
+
+    Preparing and converting a model traces dozens of small pattern graphs (conv + batch-norm, with or
+    without bias, per-channel or not ...) with ``torch.export``, ~0.25 s each: 6 of the 10 s of a QAT
+    export, the same graphs for every candidate. They depend only on the pattern and its example
+    shapes, so the first trace is kept and each later use gets a copy (the rewriter must not share
+    nodes between models). It also wraps litert-torch's plain-function patterns in a module, which
+    ``torch.export`` requires.
+    """
     import_quietly("litert_torch")
-    from litert_torch.quantize import pt2e_quantizer_utils as utils
+    from litert_torch.quantize import pt2e_quantizer_utils
+    from torchao.quantization.pt2e import qat_utils
+    from torchao.quantization.pt2e import utils as pt2e_utils
 
-    original = utils._get_aten_graph_module_for_pattern
+    original = pt2e_utils._get_aten_graph_module_for_pattern
+    if getattr(original, "nas_cached", False):  # already inside: one layer of caching
+        yield
+        return
 
-    def wrapped(pattern, example_inputs, is_cuda=False, **kwargs):
+    def cached(pattern, example_inputs, is_cuda=False, **kwargs):
         if not isinstance(pattern, nn.Module):
             pattern = _FunctionModule(pattern)
-        return original(pattern, example_inputs, is_cuda, **kwargs)
+        key = _pattern_key(pattern, example_inputs, is_cuda, kwargs)
+        if key is None:
+            return original(pattern, example_inputs, is_cuda, **kwargs)
+        if key not in _PATTERN_GRAPHS:
+            _PATTERN_GRAPHS[key] = original(pattern, example_inputs, is_cuda, **kwargs)
+        return copy.deepcopy(_PATTERN_GRAPHS[key])
 
-    utils._get_aten_graph_module_for_pattern = wrapped
+    cached.nas_cached = True  # type: ignore[attr-defined]
+
+    users = (pt2e_utils, qat_utils, pt2e_quantizer_utils)
+    for module in users:
+        module._get_aten_graph_module_for_pattern = cached
     try:
         yield
     finally:
-        utils._get_aten_graph_module_for_pattern = original
+        for module in users:
+            module._get_aten_graph_module_for_pattern = original
 
 
 @contextlib.contextmanager
@@ -115,7 +169,8 @@ class QATModel(nn.Module):
     def train(self, mode: bool = True) -> QATModel:
         from torchao.quantization.pt2e import move_exported_model_to_eval, move_exported_model_to_train
 
-        (move_exported_model_to_train if mode else move_exported_model_to_eval)(self.graph)
+        with cached_pattern_graphs():  # switching re-matches dropout and batch-norm patterns
+            (move_exported_model_to_train if mode else move_exported_model_to_eval)(self.graph)
         for module in self.graph.modules():  # quantization ranges learn in training only
             enable_observer = getattr(module, "enable_observer", None)
             if enable_observer is not None:
@@ -140,7 +195,7 @@ def prepare_qat(model: AudioClassifier) -> QATModel:
     try:
         exported = torch.export.export(model.train(), (model.example_input(4),), dynamic_shapes=({0: batch},),
                                        strict=True).module()
-        with _patched_pattern_export():
+        with cached_pattern_graphs():
             graph = prepare_qat_pt2e(exported, quantizer)
     except Exception as e:  # torch.export and the annotators raise many types
         raise ExportError(f"quantization-aware training cannot prepare {model.family}: "
@@ -153,7 +208,7 @@ def convert_qat(model: QATModel) -> torch.fx.GraphModule:
     from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e
 
     model.eval()
-    with _fast_conv_bn_folding():
+    with _fast_conv_bn_folding(), cached_pattern_graphs():
         graph = convert_pt2e(model.graph, fold_quantize=False)
     graph.training = False  # litert-torch warns on modules flagged as training
     return graph

@@ -11,7 +11,7 @@ import logging
 import numpy as np
 import torch
 
-from nas.compress.qat import QATModel, convert_qat
+from nas.compress.qat import QATModel, cached_pattern_graphs, convert_qat
 from nas.compress.quantize import quantize_tflite
 from nas.errors import ExportError
 from nas.logs import import_quietly
@@ -61,9 +61,10 @@ def export_qat_tflite(model: QATModel) -> bytes:
     from litert_torch.quantize.quant_config import QuantConfig
 
     try:
-        graph = convert_qat(model)
-        edge = litert_torch.convert(graph, (model.example_input(1),),
-                                    quant_config=QuantConfig(pt2e_quantizer=model.quantizer))
+        with cached_pattern_graphs():  # litert-torch's quantized lowering matches pattern graphs too
+            graph = convert_qat(model)
+            edge = litert_torch.convert(graph, (model.example_input(1),),
+                                        quant_config=QuantConfig(pt2e_quantizer=model.quantizer))
         return bytes(edge.model_content())
     except Exception as e:  # conversion errors come from deep inside torch.export / MLIR
         raise ExportError(f"litert-torch could not convert the QAT {model.family}: {type(e).__name__}: {e}") from e

@@ -42,8 +42,9 @@ class FidelityConfig(BaseModel):
     min_epochs: int = Field(default=2, ge=1, le=1000)
 
     def rungs(self, planned_epochs: int) -> tuple[int, ...]:
-        """The epochs after which a candidate planned for ``planned_epochs`` is compared (full training
-        excluded: that is the top rung, after which it is exported)."""
+        """The epochs after which a candidate planned for ``planned_epochs`` is compared: ``min_epochs``,
+        ``min_epochs * eta``, ... while below it (ASHA's rung levels; full training, the top rung after
+        which it is exported, excluded)."""
         out: list[int] = []
         e = self.min_epochs
         while e < planned_epochs:

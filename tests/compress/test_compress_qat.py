@@ -39,3 +39,33 @@ def test_qat_fine_tunes_and_exports_a_full_int8_file(trained_dscnn, feats):
     assert file_acc >= float_acc - 0.08
     report = check_agreement(tfl, x_val[:16])
     assert report.ran and report.agree, report.reason
+
+
+def test_pattern_graphs_are_traced_once_and_give_the_same_file(trained_dscnn, feats, monkeypatch):
+    """The second preparation and conversion of a model trace no pattern graph (torch.export, ~0.25 s each)
+    and convert to the same bytes as the first, which traced them all."""
+    from torchao.quantization.pt2e import utils as pt2e_utils
+
+    from nas.compress import qat
+
+    monkeypatch.setattr(qat, "_PATTERN_GRAPHS", {})
+    traced = []
+    original = pt2e_utils._get_aten_graph_module_for_pattern
+
+    def counting(*args, **kwargs):
+        traced.append(args[0])
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(pt2e_utils, "_get_aten_graph_module_for_pattern", counting)
+
+    def export_once() -> bytes:
+        qmodel = prepare_qat(copy.deepcopy(trained_dscnn))
+        torch.manual_seed(0)  # dropout draws in train mode
+        qmodel.train()(torch.from_numpy(feats.split("train")[0][:16]))  # observers see data
+        return export_qat_tflite(qmodel.eval())
+
+    cold = export_once()
+    n_cold = len(traced)
+    assert n_cold >= 10 and len(qat._PATTERN_GRAPHS) == n_cold
+    assert export_once() == cold
+    assert len(traced) == n_cold  # every pattern came from the cache
