@@ -9,8 +9,9 @@ retrained) only when it ranks in the best ``1/eta`` of them; otherwise it stops 
 as ``stopped``, never exported.
 
 The ranking is multi-objective: the vector is (validation accuracy at the rung, the candidate's cost
-objectives), where the costs come from the precheck (they depend on the graph only, so they are final
-before any training). Candidates are ordered by non-dominated sorting, ties within a front broken by
+objectives), where the costs are the cost proxy's (``nas.hardware.proxy``: they depend on the graph
+only, so they are known before any training, and the proxy orders candidates as their files do).
+Candidates are ordered by non-dominated sorting, ties within a front broken by
 crowding distance (NSGA-II's order; MO-ASHA's "non-dominated priority"), a tie in distance going to the
 newcomer. With fewer than ``eta``
 competitors, where ``1/eta`` of them is nobody, a candidate is promoted when no competitor dominates it
