@@ -243,23 +243,25 @@ def run_trial(candidate: Candidate, ctx: TrialContext, out_dir: Path | None = No
 
     violation: str | None = None
     proxy = None
+    precheck_pending = False  # deferred: the precheck still to run once the candidate passes the first rung
     if deferred and rungs is not None:
         with clock("proxy"):
             proxy = proxy_cost(_untrained(candidate, shape, n_classes), torch.zeros(1, *shape), candidate.bits,
                                ctx.primary, candidate.frontend, ctx.inference_rate_hz)
             rungs.set_costs(proxy)
+        # no budget near: the export would only confirm it, and the final pricing measures the file anyway
+        precheck_pending = not clearly_within(proxy, ctx.primary, ctx.max_latency_ms, ctx.max_energy_uj)
     elif ctx.precheck:
         violation = run_precheck()
         if violation:
             return _infeasible(candidate, ctx, violation, report, seconds)
 
     def after_epoch(epoch: int, val_acc: float) -> bool:
-        nonlocal violation
+        nonlocal violation, precheck_pending
         if any(check(epoch, val_acc) for check in (on_epoch, rungs) if check is not None):
             return True
-        if deferred and report is None and rungs is not None and rungs.results:  # promoted from the first rung
-            if proxy is not None and clearly_within(proxy, ctx.primary, ctx.max_latency_ms, ctx.max_energy_uj):
-                return False  # no budget is near: the export would only confirm it, the final pricing measures
+        if precheck_pending and rungs is not None and rungs.results:  # promoted from the first rung
+            precheck_pending = False
             violation = run_precheck()
             return violation is not None
         return False
