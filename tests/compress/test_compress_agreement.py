@@ -8,6 +8,7 @@ import pytest
 
 from nas.deploy import check_agreement, compare_outputs, export_tflite
 from nas.deploy.agreement import INT_STEPS
+from nas.deploy.interpreters import _dequantize
 from nas.errors import ExportError
 
 
@@ -35,6 +36,16 @@ def test_int_outputs_agree_within_a_few_steps_and_not_beyond():
     report = compare_outputs(ref, far, np.int8, scale)
     assert not report.agree and report.max_steps == pytest.approx(INT_STEPS + 2)
     assert "disagree" in report.reason and "output steps" in report.reason
+
+
+def test_exactly_the_tolerated_steps_agree_after_float32_dequantization():
+    # as the runners dequantize: float32 products, so a 4-step difference can come out a rounding above 4 x scale
+    scale, zero_point = 0.0207876, -12
+    q = np.arange(-128, 120, dtype=np.int8).reshape(-1, 1)
+    ref, shifted = _dequantize(q, scale, zero_point), _dequantize(q + INT_STEPS, scale, zero_point)
+    assert float(np.abs(ref - shifted).max()) > INT_STEPS * scale  # the case that used to fail
+    assert compare_outputs(ref, shifted, np.int8, scale).agree
+    assert not compare_outputs(ref, _dequantize(q + INT_STEPS + 1, scale, zero_point), np.int8, scale).agree
 
 
 def test_float_outputs_use_a_relative_tolerance():
