@@ -49,7 +49,9 @@ from nas.study.pareto import hypervolume  # noqa: E402
 
 #: What each project variant changes in the study config (a new search feature gets its row here).
 PROJECT_VARIANTS: dict[str, dict] = {"project": {}, "project-nofidelity": {"fidelity": None},
-                                     "project-random": {"sampler": "random"}}
+                                     "project-nofinalrung": {"fidelity": {"final_rung": False}},
+                                     "project-random": {"sampler": "random"}, "project-tpe": {"sampler": "tpe"},
+                                     "project-tpe-nofidelity": {"sampler": "tpe", "fidelity": None}}
 SCRIPT_FRONTEND = FrontendConfig(kind="logmel", n_mels=40, win_ms=25, hop_ms=10, normalization="global")
 SCRIPT_EPOCHS = 10
 _SETUP = threading.Lock()
@@ -266,7 +268,8 @@ def main(argv: list[str] | None = None) -> None:
             for variant, (files, effort) in outcome.items():
                 r = front_figures(files, args.device, marks) | {"effort": effort}
                 results[variant].append(r)
-                extra = (f", {effort['dominated_epoch_share']:.0%} of {effort['epochs']} epochs off the front, "
+                extra = (f", {effort['dominated_epoch_share']:.0%} of {effort['epochs']} epochs off the front "
+                         f"(of {effort['front_size']} trials, {effort['trials']} in all), "
                          f"{effort['outside_training_share']:.0%} outside training" if effort else "")
                 print(f"  {variant} seed {seed}: HV {r['hv']:.4f}, best test {r['best']:.3f}, "
                       f"{r['feasible']}/{r['files']} int8 files fit{extra}", flush=True)

@@ -280,10 +280,14 @@ def run_trial(candidate: Candidate, ctx: TrialContext, out_dir: Path | None = No
     rung_log = {"rungs": [r.to_dict() for r in rungs.results]} if rungs is not None else {}
     if violation:
         return _infeasible(candidate, ctx, violation, report, seconds, tuple(history), rung_log)
+    if rungs is not None and not tr.stopped_early:  # the final rung: before pruning, fine-tuning and the export
+        rungs.after_training(tr.epochs_run, tr.val_accuracy)
     stop = rungs.stopped if rungs is not None else None
     if stop is not None:
-        reason = (f"stopped at rung {stop.rung + 1} (epoch {stop.epoch}, validation accuracy {stop.val_accuracy:.3f}): "
-                  f"not among the best 1/eta of {stop.competitors + 1} candidates there")
+        where = f"rung {stop.rung + 1} (epoch {stop.epoch}, validation accuracy {stop.val_accuracy:.3f})"
+        reason = (f"stopped at the final {where}: dominated by a candidate trained fully before it"
+                  if rungs is not None and rungs.is_final(stop) else
+                  f"stopped at {where}: not among the best 1/eta of {stop.competitors + 1} candidates there")
         figures = report or proxy
         params, macs = (figures.params, figures.macs) if figures is not None else (count_params(model), 0)
         return TrialResult(candidate, TrialStatus.STOPPED, reason, 0.0, 0.0, stop.val_accuracy, params, macs,

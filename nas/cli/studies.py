@@ -181,7 +181,8 @@ def cmd_show(args: argparse.Namespace) -> int:
           f"stopped, {_net(saved['early_saved_s'])}")
     rungs = "; ".join(f"epoch {e}: {p}/{n} promoted" for e, n, p in effort["rungs"])
     print(f"effort: {effort['epochs']} epochs, {effort['dominated_epoch_share']:.0%} of them on candidates off the "
-          f"front; {effort['outside_training_share']:.0%} of {effort['wall_s']:.0f} worker-seconds outside training"
+          f"front of {effort['front_size']}; {effort['outside_training_share']:.0%} of {effort['wall_s']:.0f} "
+          f"worker-seconds outside training"
           + (f"; rungs: {rungs}" if rungs else ""))
     if effort["wall_s"]:
         print("  worker time by phase: " + ", ".join(f"{k} {v / effort['wall_s']:.0%}" for k, v in

@@ -19,6 +19,10 @@ competitors, where ``1/eta`` of them is nobody, a candidate is promoted when no 
 
 Rungs, for a candidate planned for ``E`` epochs: ``min_epochs``, ``min_epochs * eta``, ... while below
 ``E``; the last rung is ``E`` itself, full training, after which it is fine-tuned, exported and priced.
+With ``final_rung`` (the default) the candidate is judged there too, before any of that, by dominance
+alone: it stops when a candidate trained fully before it is at least as good on every objective and
+better on one. Its training is spent by then; what stopping saves is pruning, fine-tuning, QAT and the
+export; and, dominance being transitive, some candidate that went on dominates it on the rung's scale.
 This module is pure (no I/O): the study layer records every rung's result and hands the competitors in.
 """
 
@@ -35,12 +39,14 @@ from nas.study.pareto import dominates
 
 
 class FidelityConfig(BaseModel):
-    """A study's ``fidelity:`` section. ``eta``: each rung keeps the best 1/eta; ``min_epochs``: the first rung."""
+    """A study's ``fidelity:`` section. ``eta``: each rung keeps the best 1/eta; ``min_epochs``: the first rung;
+    ``final_rung``: a fully trained candidate that one trained before it dominates is not fine-tuned or exported."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     eta: int = Field(default=3, ge=2, le=10)
     min_epochs: int = Field(default=2, ge=1, le=1000)
+    final_rung: bool = True
 
     def rungs(self, planned_epochs: int) -> tuple[int, ...]:
         """The epochs after which a candidate planned for ``planned_epochs`` is compared: ``min_epochs``,
@@ -82,12 +88,13 @@ def nondominated_fronts(points: Sequence[Sequence[float]]) -> list[list[int]]:
     return fronts
 
 
-def promotable(own: Sequence[float], others: Sequence[Sequence[float]], eta: int) -> bool:
+def promotable(own: Sequence[float], others: Sequence[Sequence[float]], eta: int | None) -> bool:
     """Whether a candidate with loss vector ``own`` goes on past a rung that ``others`` reached before it:
     it must be among the best ``(len(others) + 1) // eta`` by non-dominated front, and where its front
     straddles that cut, by crowding distance within the front (a tie goes to the newcomer: the extremes of
-    a front, best on some objective, all have an infinite distance)."""
-    n_promoted = (len(others) + 1) // eta
+    a front, best on some objective, all have an infinite distance). ``eta=None`` (the final rung): it
+    goes on unless one of ``others`` dominates it."""
+    n_promoted = (len(others) + 1) // eta if eta is not None else 0
     if n_promoted == 0:
         return not any(dominates(o, own) for o in others)
     points = [*others, own]
@@ -141,6 +148,7 @@ class RungGate:
     rungs: tuple[int, ...]
     cost_names: tuple[str, ...]
     judge: RungJudge
+    final: bool = False  # also judged after full training (the final rung, FidelityConfig.final_rung)
     costs: tuple[float, ...] = ()
     results: list[RungResult] = field(default_factory=list)
     best: float = 0.0
@@ -161,3 +169,16 @@ class RungGate:
         result = self.judge(self.rungs.index(epoch), epoch, self.best, self.costs)
         self.results.append(result)
         return not result.promoted
+
+    def after_training(self, epochs: int, best_val_acc: float) -> bool:
+        """With ``final``, judge the candidate trained fully (``epochs``, its best validation accuracy) at the
+        final rung, numbered ``len(rungs)``; whether it stops there."""
+        if not self.final or self.stopped is not None:
+            return False
+        self.best = max(self.best, best_val_acc)
+        result = self.judge(len(self.rungs), epochs, self.best, self.costs)
+        self.results.append(result)
+        return not result.promoted
+
+    def is_final(self, result: RungResult) -> bool:
+        return result.rung == len(self.rungs)

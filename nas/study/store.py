@@ -193,10 +193,11 @@ def record_failure(session: Session, study: StudyRow, number: int, candidate: di
     session.add(TrialRow(study_id=study.id, candidate=candidate, details=dict(note or {}), **figures.columns()))
     session.commit()
 
-def judge_rung(session: Session, study: StudyRow, eta: int, number: int, rung: int, epoch: int,
+def judge_rung(session: Session, study: StudyRow, eta: int | None, number: int, rung: int, epoch: int,
                val_accuracy: float, costs: tuple[float, ...]) -> RungResult:
     """Record candidate ``number`` at ``rung`` and decide its promotion against the candidates recorded
-    there before it (one at a time: the study row is locked). A candidate already recorded at that rung
+    there before it (one at a time: the study row is locked; ``eta`` None: by dominance alone, see
+    :func:`promotable`). A candidate already recorded at that rung
     (its worker was lost and it runs again) gets its recorded decision back, and nothing is written."""
     _lock_study(session, study)
     rows = session.scalars(select(RungRow).where(RungRow.study_id == study.id, RungRow.rung == rung)
@@ -274,8 +275,8 @@ class SearchEffort:
     """Where a study's work went: epochs and seconds, and the multi-fidelity rungs.
 
     ``epochs``: training epochs of every trial (main training, fine-tuning and QAT); ``epochs_on_front``:
-    those of the trials on the primary device's front now. ``wall_s``: the workers' time from asking for each
-    trial to recording it; ``training_s``: its training phases; the rest is outside training (features,
+    those of the ``front_size`` trials on the primary device's front now. ``wall_s``: the workers' time from
+    asking for each trial to recording it; ``training_s``: its training phases; the rest is outside training (features,
     precheck, export, evaluation, pricing, the database). ``phases``: seconds per phase of
     ``TrialResult.seconds`` over the study, plus ``other`` (the wall time no phase accounts for: building
     models, asking Optuna). ``rungs``: per rung, (epoch, reached, promoted)."""
@@ -283,6 +284,7 @@ class SearchEffort:
     trials: int
     epochs: int
     epochs_on_front: int
+    front_size: int
     wall_s: float
     training_s: float
     phases: dict[str, float]
@@ -322,7 +324,7 @@ def search_effort(session: Session, study_id: int, device: str) -> SearchEffort:
     rungs = session.execute(select(RungRow.epoch, func.count(), func.sum(case((RungRow.promoted, 1), else_=0)))
                             .where(RungRow.study_id == study_id).group_by(RungRow.rung, RungRow.epoch)
                             .order_by(RungRow.rung)).all()
-    return SearchEffort(len(rows), epochs, on_front, wall, training, phases,
+    return SearchEffort(len(rows), epochs, on_front, len(front), wall, training, phases,
                         tuple((int(e), int(n), int(p or 0)) for e, n, p in rungs))
 
 

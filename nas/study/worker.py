@@ -252,16 +252,18 @@ class Worker:
         number = int(trial.user_attrs.get(RETRY_OF_ATTR, trial.number))
 
         def judge(rung: int, epoch: int, val_accuracy: float, costs: tuple[float, ...]) -> RungResult:
+            eta = fidelity.eta if rung < len(rungs) else None  # the final rung: dominance alone
+
             def decide() -> RungResult:
                 with self.sessions() as session:
-                    return judge_rung(session, row, fidelity.eta, number, rung, epoch, val_accuracy, costs)
+                    return judge_rung(session, row, eta, number, rung, epoch, val_accuracy, costs)
 
             result = self._db(decide, f"judge trial {trial.number} at rung {rung + 1}")
             log.info("[%s] trial %d rung %d (epoch %d): accuracy %.3f, %s (%d before it)", self.name, trial.number,
                      rung + 1, epoch, val_accuracy, "promoted" if result.promoted else "stopped", result.competitors)
             return result
 
-        return RungGate(rungs, rt.cfg.cost_objectives, judge)
+        return RungGate(rungs, rt.cfg.cost_objectives, judge, final=fidelity.final_rung)
 
     def _record(self, rt: StudyRuntime, row: StudyRow, trial: optuna.Trial, result: TrialResult,
                 out_dir: Path, note: dict[str, Any]) -> None:

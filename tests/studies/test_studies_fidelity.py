@@ -37,6 +37,25 @@ def test_promotion_keeps_the_best_third_by_front_then_crowding():
     assert promotable((0.9, 0.1), front, eta=3)
     assert not promotable((0.25, 3.5), front, eta=3)
     assert nondominated_fronts([(1, 1), (2, 2), (0, 3), (3, 3)]) == [[0, 2], [1], [3]]
+    # the final rung (eta None): only dominance stops, however many are there
+    assert promotable((0.25, 3.5), front, eta=None)
+    assert not promotable((0.35, 3.5), front, eta=None)  # (0.3, 3.0) is better on both
+
+
+def test_the_final_rung_judges_a_fully_trained_candidate_once():
+    calls = []
+
+    def judge(rung, epoch, acc, costs):
+        calls.append((rung, epoch, acc))
+        return RungResult(rung, epoch, acc, costs, rung == 0, 1)  # goes on at the first rung, stops at the final
+
+    assert not RungGate((2,), ("latency_ms",), judge).after_training(8, 0.9) and not calls  # final rung off
+    gate = RungGate((2,), ("latency_ms",), judge, final=True)
+    assert not gate(2, 0.6)
+    assert gate.after_training(8, 0.55)
+    assert calls == [(0, 2, 0.6), (1, 8, 0.6)]  # numbered after the rungs below; the best accuracy ranked
+    assert gate.stopped is gate.results[-1] and gate.is_final(gate.stopped)
+    assert not gate.after_training(8, 0.9) and len(calls) == 2  # judged once
 
 
 def test_gate_stops_training_at_the_first_rung_it_fails():
@@ -103,7 +122,7 @@ def test_stopped_candidates_are_recorded_not_exported(db_url, tmp_path, four_epo
         if t.status == "stopped":  # trained up to the rung it failed, not one epoch more
             assert not reached[-1].promoted and len(t.details["history"]) == reached[-1].epoch
         else:
-            assert all(r.promoted for r in reached) and len(reached) == 2
+            assert all(r.promoted for r in reached) and len(reached) == 3  # rungs 1 and 2, and the final rung
     ostudy = optuna.load_study(study_name="fid", storage=db_url)
     states = {t.number: t.state for t in ostudy.trials}
     assert {n for n, st in states.items() if st == optuna.trial.TrialState.PRUNED} == by_status["stopped"]
@@ -146,6 +165,7 @@ def test_a_killed_workers_candidate_is_rerun_and_judged_once(db_url, tmp_path, t
     rerun = [t for t in trials if t.details.get("retry_of") == victim.number]
     assert len(rerun) == 1 and rerun[0].candidate == victim.user_attrs["candidate"]
     # its rung was judged when it first ran and is not recorded again under the re-run's number
-    assert [r.number for r in rungs].count(victim.number) == 1 and rerun[0].number not in {r.number for r in rungs}
+    assert [(r.number, r.rung) for r in rungs].count((victim.number, 0)) == 1
+    assert rerun[0].number not in {r.number for r in rungs}
     assert rerun[0].details["extra"]["rungs"][0]["val_accuracy"] == next(r.val_accuracy for r in rungs
                                                                 if r.number == victim.number)
