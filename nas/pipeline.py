@@ -285,7 +285,7 @@ def run_trial(candidate: Candidate, ctx: TrialContext, out_dir: Path | None = No
     stop = rungs.stopped if rungs is not None else None
     if stop is not None:
         where = f"rung {stop.rung + 1} (epoch {stop.epoch}, validation accuracy {stop.val_accuracy:.3f})"
-        reason = (f"stopped at the final {where}: dominated by a candidate trained fully before it"
+        reason = (f"stopped at the final {where}: a file recorded before it is as accurate at no more cost"
                   if rungs is not None and rungs.is_final(stop) else
                   f"stopped at {where}: not among the best 1/eta of {stop.competitors + 1} candidates there")
         figures = report or proxy

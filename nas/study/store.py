@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -193,22 +194,33 @@ def record_failure(session: Session, study: StudyRow, number: int, candidate: di
     session.add(TrialRow(study_id=study.id, candidate=candidate, details=dict(note or {}), **figures.columns()))
     session.commit()
 
+def _exported(session: Session, study: StudyRow, rows: Sequence[RungRow]) -> list[tuple[float, ...]]:
+    """The loss vectors of the final rung's candidates whose files are recorded feasible: the file's own
+    accuracy (after pruning, fine-tuning and quantization, which a float accuracy overstates), the rung's costs."""
+    accuracy = {n: a for n, a in session.execute(select(TrialRow.number, TrialRow.accuracy).where(
+        TrialRow.study_id == study.id, TrialRow.status == TrialStatus.OK, TrialRow.feasible,
+        TrialRow.number.in_([r.number for r in rows]))).all() if a is not None}
+    return [(1.0 - accuracy[r.number], *r.costs) for r in rows if r.number in accuracy]
+
+
 def judge_rung(session: Session, study: StudyRow, eta: int | None, number: int, rung: int, epoch: int,
                val_accuracy: float, costs: tuple[float, ...]) -> RungResult:
     """Record candidate ``number`` at ``rung`` and decide its promotion against the candidates recorded
-    there before it (one at a time: the study row is locked; ``eta`` None: by dominance alone, see
-    :func:`promotable`). A candidate already recorded at that rung
-    (its worker was lost and it runs again) gets its recorded decision back, and nothing is written."""
+    there before it (one at a time: the study row is locked). ``eta`` None, the final rung: against the
+    files of those already recorded feasible, by dominance alone (:func:`promotable`). A candidate already
+    recorded at that rung (its worker was lost and it runs again) gets its recorded decision back, and nothing
+    is written."""
     _lock_study(session, study)
     rows = session.scalars(select(RungRow).where(RungRow.study_id == study.id, RungRow.rung == rung)
                            .order_by(RungRow.id)).all()
     own = next((r for r in rows if r.number == number), None)
     if own is None:
-        others = [(1.0 - r.val_accuracy, *r.costs) for r in rows]
+        others = ([(1.0 - r.val_accuracy, *r.costs) for r in rows] if eta is not None
+                  else _exported(session, study, rows))
         promoted = promotable((1.0 - val_accuracy, *costs), others, eta)
-        result = RungResult(rung, epoch, val_accuracy, costs, promoted, len(rows))
+        result = RungResult(rung, epoch, val_accuracy, costs, promoted, len(others))
         session.add(RungRow(study_id=study.id, number=number, rung=rung, epoch=epoch, val_accuracy=val_accuracy,
-                            costs=list(costs), promoted=result.promoted, competitors=len(rows)))
+                            costs=list(costs), promoted=result.promoted, competitors=len(others)))
     else:
         result = RungResult(own.rung, own.epoch, own.val_accuracy, tuple(own.costs), own.promoted, own.competitors)
     session.commit()

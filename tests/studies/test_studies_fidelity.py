@@ -12,8 +12,10 @@ import yaml
 from sqlalchemy import select
 
 from nas import service
+from nas.status import TrialStatus
 from nas.study.config import StudyConfig
 from nas.study.fidelity import FidelityConfig, RungGate, RungResult, nondominated_fronts, promotable
+from nas.study.records import TrialFigures
 from nas.study.store import judge_rung, search_effort
 from nas.study.tables import ArtifactRow, ParetoPointRow, RungRow, StudyRow, TrialRow, make_engine, make_sessionmaker
 from nas.study.worker import Worker, WorkerOptions
@@ -87,6 +89,20 @@ def test_a_rung_is_recorded_once_per_candidate(db_url, tiny_space_path):
     assert first.promoted and not worse.promoted and worse.competitors == 1
     assert again == first  # the recorded decision, not a new one
     assert sorted((r.number, r.rung) for r in rows) == [(0, 0), (1, 0)]
+
+
+def test_the_final_rung_ranks_against_recorded_files_not_float_accuracies(db_url, tiny_space_path):
+    sessions = make_sessionmaker(make_engine(db_url))
+    row = _study(sessions, db_url, tiny_space_path)
+    with sessions() as s:
+        assert judge_rung(s, row, None, 0, 1, 4, 0.9, (10.0, 30.0)).promoted  # nothing recorded yet
+        # trial 0's file, pruned and quantized, holds 0.6 of its 0.9
+        s.add(TrialRow(study_id=row.id, candidate={}, details={}, **TrialFigures.of_failure(0, {}, "", "w1").columns()
+                       | {"status": TrialStatus.OK, "reason": None, "accuracy": 0.6, "feasible": True}))
+        s.commit()
+        beats_the_file = judge_rung(s, row, None, 1, 1, 4, 0.7, (20.0, 40.0))  # not its float accuracy, though
+        beaten = judge_rung(s, row, None, 2, 1, 4, 0.5, (20.0, 40.0))  # trial 1, not recorded yet, is no competitor
+    assert beats_the_file.promoted and not beaten.promoted and beaten.competitors == 1
 
 
 @pytest.fixture
