@@ -4,7 +4,8 @@
     width and depth, fixed 10 epochs (Adam, plain cross-entropy, the last epoch's weights), 40 log-mels at
     a 10 ms hop (25 ms window), objectives validation accuracy / MACs / params, int8 export; no device model.
 (b) ``project`` (and variants: ``project-nofidelity`` trains every candidate fully, ``project-random`` samples
-    at random): a `nas` study on the ``kws`` space with 2 workers, multi-fidelity on by default.
+    at random, ``project-tpe`` samples with TPE, ``project-nofinalrung`` exports every candidate that came
+    through the rungs): a `nas` study on the ``kws`` space with 2 workers, multi-fidelity on by default.
 
 At the deadline no new trial starts; trials under way finish (both sides alike). Every int8 file of both is
 then priced by the same cost model on the same device (default nucleo-l4r5zi, frontend included), and the
@@ -19,7 +20,7 @@ background load on a shared machine hits every side alike); otherwise one after 
 processes each.
 
 Usage: PYTHONPATH=. python benchmarks/bench_vs_script.py [--minutes 8] [--seeds 0 1 2]
-       [--variants script project project-nofidelity project-random] [--side-by-side]
+       [--variants script project project-nofidelity project-random project-tpe ...] [--side-by-side]
        [--device nucleo-l4r5zi] [--dataset SPEC] [--keep DIR]
 """
 
